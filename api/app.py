@@ -1,0 +1,108 @@
+"""The FastAPI application: create_app(settings) loads the model and the index once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import ModelRunner
+from api.errors import install_error_handlers
+from api.routes import ask, documents, health, search
+from api.settings import Settings
+from index.embedding import SentenceTransformerEmbedder
+from index.errors import QAError
+from index.store import IndexStore
+from qa.service import QAService
+
+logger = logging.getLogger("api")
+
+
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The configured embedding model, from local files."""
+    return SentenceTransformerEmbedder(
+        settings.model,
+        max_seq_length=settings.max_seq_length,
+        batch_size=settings.embed_batch_size,
+        torch_threads=settings.torch_threads,
+    )
+
+
+def load_service(settings: Settings) -> QAService:
+    """Load the model and the index, indexing the seed documents first when the index is empty."""
+    embedder = load_embedder(settings)
+    store = IndexStore(settings.index_path)
+    was_empty = not store.exists()
+    service = QAService(store, embedder, settings.chunking(), settings.answer_config())
+    seeds = [path for path in settings.seed_paths if path.exists()]
+    if settings.index_seeds_if_empty and was_empty and seeds:
+        report = service.index_paths(seeds)
+        logger.info("indexed %d seed documents into %s", len(report.added), store.root)
+    return service
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the model and index load in its lifespan, once."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = ModelRunner()
+        app.state.runner = runner
+
+        def load() -> None:
+            try:
+                app.state.service = load_service(settings)
+            except QAError as exc:
+                app.state.load_error = exc.message
+                logger.error("could not load the index: %s", exc.message)
+                raise
+            except Exception:
+                app.state.load_error = "loading the model or the index failed; see the log"
+                logger.exception("could not load the model or the index")
+                raise
+
+        # Loading runs on the model thread, so torch's pool is made there once.
+        future = runner.executor.submit(load)
+        if not settings.background_load:
+            future.result()
+        try:
+            yield
+        finally:
+            runner.shutdown()
+
+    app = FastAPI(
+        title="Document QA",
+        version="0.1.0",
+        summary="Answers questions about documents with verbatim cited excerpts.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = None
+    app.state.load_error = None
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    for module in (health, ask, search, documents):
+        app.include_router(module.router)
+
+    static = files("api") / "static"
+    if static.joinpath("index.html").is_file():
+        app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+        @app.get("/", include_in_schema=False)
+        async def page() -> Response:
+            return FileResponse(str(static / "index.html"))
+
+    return app

@@ -1,0 +1,61 @@
+"""Dependencies the routes declare: the loaded service and the thread that runs the model."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, ParamSpec, TypeVar
+
+from fastapi import Depends, Request
+
+from api.settings import Settings
+from index.errors import IndexNotReady
+from qa.service import QAService
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ModelRunner:
+    """Runs model work on one dedicated thread.
+
+    Torch keeps its thread pool per calling thread; always calling from the same thread avoids
+    paying for a new pool on each of the server's worker threads, and keeps the event loop free.
+    """
+
+    def __init__(self) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run fn(*args, **kwargs) on the model thread and await its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_service(request: Request) -> QAService:
+    """The loaded service, or 503 while the model and index are still loading."""
+    service: QAService | None = request.app.state.service
+    if service is None:
+        error = request.app.state.load_error
+        raise IndexNotReady(error or "the model and index are still loading; retry shortly")
+    return service
+
+
+def get_runner(request: Request) -> ModelRunner:
+    runner: ModelRunner = request.app.state.runner
+    return runner
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[QAService, Depends(get_service)]
+RunnerDep = Annotated[ModelRunner, Depends(get_runner)]

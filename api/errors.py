@@ -1,0 +1,142 @@
+"""One JSON error body for every failure: {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index.errors import (
+    DocumentNotFound,
+    DocumentTooLarge,
+    IndexMismatch,
+    IndexNotReady,
+    InvalidDocumentId,
+    InvalidInput,
+    ModelNotFound,
+    QAError,
+    UnreadableDocument,
+    UnsupportedFormat,
+)
+
+logger = logging.getLogger("api")
+
+
+class Unauthorized(QAError):
+    """A /v1/ route was called without a valid API key."""
+
+    code = "unauthorized"
+
+
+STATUS_BY_ERROR: dict[type[QAError], int] = {
+    Unauthorized: 401,
+    InvalidInput: 422,
+    InvalidDocumentId: 422,
+    UnreadableDocument: 422,
+    DocumentNotFound: 404,
+    UnsupportedFormat: 415,
+    DocumentTooLarge: 413,
+    IndexNotReady: 503,
+    IndexMismatch: 503,
+    ModelNotFound: 503,
+}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, for people and for programs."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Malformed JSON",
+        404: "Not found",
+        422: "Invalid request: the message names the field",
+        500: "Unexpected failure (no internals are shown)",
+        503: "The index or model is not loaded yet",
+    }.items()
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """A JSONResponse with the error body."""
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
+    return JSONResponse(
+        body.model_dump(), status_code=status, headers=dict(headers) if headers else None
+    )
+
+
+def status_of(error: QAError) -> int:
+    """The HTTP status of a domain error: its class's, or the nearest base's."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 400
+
+
+def _field_of(loc: tuple[object, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+async def handle_qa_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QAError)
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, exc.code, exc.message, exc.field, headers)
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    if first.get("type") == "json_invalid":
+        return error_response(400, "invalid_json", "the request body is not valid JSON")
+    field = _field_of(tuple(first.get("loc", ())))
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if first.get("type") == "missing":
+        message = "field required"
+    return error_response(
+        422, "invalid_request", f"{field}: {message}" if field else message, field
+    )
+
+
+async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the log; the client learns only that it failed.
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "the service failed to handle this request")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every failure through the one error body."""
+    app.add_exception_handler(QAError, handle_qa_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(Exception, handle_unexpected)

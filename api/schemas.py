@@ -1,0 +1,108 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+MAX_QUESTION_CHARS = 2000
+
+
+def _require_text(value: str, name: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ValueError(f"{name} must be at most {MAX_QUESTION_CHARS} characters")
+    return value.strip()
+
+
+class AskRequest(BaseModel):
+    """A question about the documents."""
+
+    question: str = Field(description="The question, 1 to 2,000 characters.")
+    top_k: int = Field(8, ge=1, le=50, description="Passages retrieved to answer it.")
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        return _require_text(value, "question")
+
+
+class CitationOut(BaseModel):
+    """A verbatim excerpt: the document's text[start:end] is exactly `text`."""
+
+    n: int
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class AskResponse(BaseModel):
+    """An answer quoting the documents, or an abstention (answered false, no citations)."""
+
+    answer: str
+    answered: bool
+    citations: list[CitationOut]
+
+
+class SearchRequest(BaseModel):
+    """A retrieval query."""
+
+    query: str = Field(description="What to look for, 1 to 2,000 characters.")
+    top_k: int = Field(10, ge=1, le=50, description="How many passages to return.")
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        return _require_text(value, "query")
+
+
+class SearchResult(BaseModel):
+    """A retrieved passage: the document's text[start:end] is exactly `text`."""
+
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class SearchResponse(BaseModel):
+    """Passages ranked best first."""
+
+    results: list[SearchResult]
+
+
+class DocumentSummaryOut(BaseModel):
+    """A line of the document list."""
+
+    doc_id: str
+    title: str
+    chars: int
+    chunks: int
+
+
+class DocumentListResponse(BaseModel):
+    """Every indexed document."""
+
+    documents: list[DocumentSummaryOut]
+
+
+class DocumentOut(DocumentSummaryOut):
+    """A document with its full text, which citation offsets refer to."""
+
+    text: str
+    metadata: dict[str, Any]
+
+
+class HealthResponse(BaseModel):
+    """Liveness or readiness."""
+
+    status: str
+    detail: str | None = None
+    documents: int | None = None
+    chunks: int | None = None
+    index_version: int | None = None

@@ -1,0 +1,63 @@
+"""Every setting of the service, read from QA_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from index.build import ChunkingConfig
+from index.embedding import DEFAULT_MODEL
+from qa.answer import AnswerConfig
+
+
+class Settings(BaseSettings):
+    """Configuration of the service; each field is also the environment variable QA_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Folder for the index and other state.")
+    index_dir: Path | None = Field(None, description="Index folder; default DATA_DIR/index.")
+    seed_paths: Annotated[list[Path], NoDecode] = Field(
+        [Path("seeds")], description="Files or folders indexed at start-up when the index is empty."
+    )
+    index_seeds_if_empty: bool = Field(True, description="Index SEED_PATHS on start if empty.")
+    model: str = Field(DEFAULT_MODEL, description="Embedding model: a folder or a model package.")
+    max_seq_length: int = Field(256, ge=16, le=512, description="Tokens the model reads per text.")
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per model call.")
+    torch_threads: int | None = Field(None, ge=1, description="Torch threads; default: all cores.")
+    chunk_size: int = Field(1000, ge=100, le=20000, description="Maximum characters per chunk.")
+    chunk_overlap: int = Field(200, ge=0, description="Characters repeated between chunks.")
+    top_k: int = Field(8, ge=1, le=50, description="Chunks retrieved to answer a question.")
+    max_citations: int = Field(3, ge=1, le=10, description="Most sentences cited in an answer.")
+    abstain_below: float = Field(0.55, description="Evidence score under which it abstains.")
+    host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
+    background_load: bool = Field(
+        True, description="Load model and index after start-up (readyz 503 until done)."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        [], description="Origins allowed by CORS, comma-separated."
+    )
+
+    @field_validator("seed_paths", "cors_origins", mode="before")
+    @classmethod
+    def _split_comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def index_path(self) -> Path:
+        """The index folder."""
+        return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+    def chunking(self) -> ChunkingConfig:
+        """Chunking as the index records it."""
+        return ChunkingConfig(chunk_size=self.chunk_size, overlap=self.chunk_overlap)
+
+    def answer_config(self) -> AnswerConfig:
+        """Sentence selection and abstention."""
+        return AnswerConfig(max_citations=self.max_citations, abstain_below=self.abstain_below)

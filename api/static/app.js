@@ -1,0 +1,935 @@
+/* Document Q&A web page: chat with cited answers, and draft checking.
+ * Plain ES2020, no dependencies, no network access beyond the service's own /v1/ API.
+ */
+"use strict";
+
+(() => {
+  const MODEL = "qa-extractive";
+  const KEY_STORAGE = "qa_api_key";
+  const ABSTAIN_TEXT = "The documents do not answer this question.";
+
+  const apiBaseMeta = document.querySelector('meta[name="qa-api-base"]');
+  const API_BASE = ((apiBaseMeta && apiBaseMeta.content) || "").replace(/\/+$/, "");
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    messages: $("messages"),
+    chatScroll: $("chat-scroll"),
+    chatEmpty: $("chat-empty"),
+    askForm: $("ask-form"),
+    question: $("question"),
+    ask: $("ask"),
+    newConversation: $("new-conversation"),
+    error: $("error"),
+    modeChat: $("mode-chat"),
+    modeCheck: $("mode-check"),
+    chatPanel: $("chat-panel"),
+    checkPanel: $("check-panel"),
+    checkForm: $("check-form"),
+    draft: $("draft"),
+    check: $("check"),
+    checkStatus: $("check-status"),
+    claims: $("claims"),
+    claimsSummary: $("claims-summary"),
+    docPanel: $("document-panel"),
+    docTitle: $("document-title"),
+    docMeta: $("document-meta"),
+    docExcerptInfo: $("document-excerpt-info"),
+    docBody: $("document-body"),
+    closeDoc: $("close-document"),
+    keyDialog: $("key-dialog"),
+    keyForm: $("key-form"),
+    keyInput: $("api-key-input"),
+    keyText: $("key-dialog-text"),
+    keyCancel: $("key-cancel"),
+    keyForget: $("key-forget"),
+    apiKeyButton: $("api-key-button"),
+  };
+
+  /** Conversation sent to the server: [{role, content}, ...] of completed turns. */
+  let history = [];
+  let busy = false;
+  let currentAbort = null;
+  let checkBusy = false;
+  /** doc_id -> Promise<document> */
+  const docCache = new Map();
+  let docRequestToken = 0;
+  let docReturnFocus = null;
+
+  // ---------------------------------------------------------------------------
+  // Small helpers
+
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    if (attrs) {
+      for (const [k, v] of Object.entries(attrs)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === "class") node.className = v;
+        else if (k === "text") node.textContent = v;
+        else if (k === "dataset") Object.assign(node.dataset, v);
+        else if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
+        else node.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    for (const c of children) {
+      if (c === undefined || c === null || c === false) continue;
+      node.append(c instanceof Node ? c : String(c));
+    }
+    return node;
+  }
+
+  const SURROGATE = /[\uD800-\uDFFF]/;
+
+  /** UTF-16 index of the code point at code-point offset `cp` (clamped to the string). */
+  function codePointToUtf16(text, cp) {
+    if (cp <= 0) return 0;
+    let i = 0;
+    let count = 0;
+    const n = text.length;
+    while (i < n && count < cp) {
+      const c = text.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+        const d = text.charCodeAt(i + 1);
+        i += d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
+      } else {
+        i += 1;
+      }
+      count += 1;
+    }
+    return i;
+  }
+
+  /** Slice `text` by Python-style code-point offsets. Returns [utf16Start, utf16End]. */
+  function codePointRange(text, start, end) {
+    if (!SURROGATE.test(text)) {
+      const s = Math.max(0, Math.min(start, text.length));
+      const e = Math.max(s, Math.min(end, text.length));
+      return [s, e];
+    }
+    const s = codePointToUtf16(text, start);
+    const e = Math.max(s, codePointToUtf16(text, end));
+    return [s, e];
+  }
+
+  function codePointSlice(text, start, end) {
+    const [s, e] = codePointRange(text, start, end);
+    return text.slice(s, e);
+  }
+
+  function formatScore(score) {
+    const n = Number(score);
+    return Number.isFinite(n) ? n.toFixed(2) : "–";
+  }
+
+  // ---------------------------------------------------------------------------
+  // Error area
+
+  function showError(message) {
+    el.error.replaceChildren(
+      h("span", { class: "error-icon", "aria-hidden": "true" }, "!"),
+      h("span", { class: "error-text" }, message || "Something went wrong."),
+      h("button", {
+        type: "button",
+        class: "error-dismiss",
+        "aria-label": "Dismiss error",
+        onclick: clearError,
+      }, h("span", { "aria-hidden": "true" }, "✕")),
+    );
+    el.error.classList.add("visible");
+  }
+
+  function clearError() {
+    el.error.replaceChildren();
+    el.error.classList.remove("visible");
+  }
+
+  class ApiError extends Error {
+    constructor(message, status, code) {
+      super(message);
+      this.name = "ApiError";
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // API key handling
+
+  function getKey() {
+    try {
+      return localStorage.getItem(KEY_STORAGE) || "";
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function setKey(key) {
+    try {
+      if (key) localStorage.setItem(KEY_STORAGE, key);
+      else localStorage.removeItem(KEY_STORAGE);
+    } catch (_) {
+      /* storage unavailable: the key lives only for this request */
+    }
+    el.apiKeyButton.hidden = !getKey();
+  }
+
+  let keyPrompt = null; // shared Promise while the dialog is open
+
+  /** Show the key dialog; resolves with the entered key, or null if cancelled. */
+  function askForKey(message, { allowForget = false } = {}) {
+    if (keyPrompt) return keyPrompt;
+    keyPrompt = new Promise((resolve) => {
+      const dlg = el.keyDialog;
+      const returnFocus = document.activeElement;
+      el.keyText.textContent = message;
+      el.keyInput.value = "";
+      el.keyForget.hidden = !allowForget;
+      let result = null;
+
+      const finish = () => {
+        dlg.removeEventListener("close", onClose);
+        el.keyForm.removeEventListener("submit", onSubmit);
+        el.keyCancel.removeEventListener("click", onCancel);
+        el.keyForget.removeEventListener("click", onForget);
+        keyPrompt = null;
+        if (returnFocus && typeof returnFocus.focus === "function" && document.contains(returnFocus)) {
+          returnFocus.focus();
+        }
+        resolve(result);
+      };
+      const onClose = () => finish();
+      const onSubmit = (ev) => {
+        ev.preventDefault();
+        const key = el.keyInput.value.trim();
+        if (!key) {
+          el.keyInput.focus();
+          return;
+        }
+        result = key;
+        dlg.close();
+      };
+      const onCancel = () => dlg.close();
+      const onForget = () => {
+        setKey("");
+        result = null;
+        dlg.close();
+      };
+
+      dlg.addEventListener("close", onClose);
+      el.keyForm.addEventListener("submit", onSubmit);
+      el.keyCancel.addEventListener("click", onCancel);
+      el.keyForget.addEventListener("click", onForget);
+      if (typeof dlg.showModal === "function") dlg.showModal();
+      else dlg.setAttribute("open", "");
+      el.keyInput.focus();
+    });
+    return keyPrompt;
+  }
+
+  // ---------------------------------------------------------------------------
+  // HTTP
+
+  async function errorFromResponse(res) {
+    let message = "";
+    let code;
+    try {
+      const body = await res.json();
+      if (body && body.error) {
+        message = body.error.message || "";
+        code = body.error.code;
+      } else if (body && typeof body.detail === "string") {
+        message = body.detail;
+      }
+    } catch (_) {
+      /* not JSON */
+    }
+    if (!message) message = `The server answered with an error (HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}).`;
+    return new ApiError(message, res.status, code);
+  }
+
+  /**
+   * fetch() for /v1/ routes: adds the API key, asks for a key on 401 and retries once,
+   * turns HTTP errors and network failures into Errors with a readable message.
+   */
+  async function apiFetch(path, init = {}) {
+    const doFetch = async () => {
+      const headers = new Headers(init.headers || {});
+      const key = getKey();
+      if (key) headers.set("Authorization", `Bearer ${key}`);
+      try {
+        return await fetch(API_BASE + path, { ...init, headers });
+      } catch (err) {
+        if (err && err.name === "AbortError") throw err;
+        throw new ApiError(
+          "Could not reach the server. Check your connection and that the service is running, then try again.",
+          0,
+          "network_error",
+        );
+      }
+    };
+
+    let res = await doFetch();
+    if (res.status === 401) {
+      const hadKey = Boolean(getKey());
+      const serverErr = await errorFromResponse(res);
+      const key = await askForKey(
+        hadKey
+          ? "The saved API key was not accepted. Enter a valid key to continue."
+          : "This service needs an API key. It is kept in this browser only.",
+      );
+      if (!key) {
+        throw new ApiError(`An API key is required. ${serverErr.message}`.trim(), 401, serverErr.code);
+      }
+      setKey(key);
+      res = await doFetch();
+      if (res.status === 401) {
+        const err = await errorFromResponse(res);
+        setKey("");
+        throw new ApiError(`The API key was not accepted: ${err.message}`, 401, err.code);
+      }
+    }
+    if (!res.ok) throw await errorFromResponse(res);
+    return res;
+  }
+
+  async function apiJson(path, init) {
+    const res = await apiFetch(path, init);
+    try {
+      return await res.json();
+    } catch (_) {
+      throw new ApiError("The server sent a response that could not be read.", res.status);
+    }
+  }
+
+  /**
+   * Read a server-sent-events body, calling onData(dataString) for each event.
+   * Handles events split across reads, CRLF line endings and multi-line data.
+   */
+  async function readSSE(res, onData) {
+    if (!res.body || !res.body.getReader) {
+      // Very old engines: read it all at once.
+      const text = await res.text();
+      parseEvents(text + "\n\n", onData);
+      return;
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder("utf-8");
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      buffer = buffer.replace(/\r\n?/g, "\n");
+      const last = buffer.lastIndexOf("\n\n");
+      if (last !== -1) {
+        const complete = buffer.slice(0, last + 2);
+        buffer = buffer.slice(last + 2);
+        if (parseEvents(complete, onData) === "stop") {
+          try { await reader.cancel(); } catch (_) { /* ignore */ }
+          return;
+        }
+      }
+    }
+    buffer += decoder.decode();
+    if (buffer.trim()) parseEvents(buffer.replace(/\r\n?/g, "\n") + "\n\n", onData);
+  }
+
+  function parseEvents(text, onData) {
+    for (const block of text.split("\n\n")) {
+      if (!block.trim()) continue;
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue; // comment / keep-alive
+        if (line.startsWith("data:")) {
+          let v = line.slice(5);
+          if (v.startsWith(" ")) v = v.slice(1);
+          data.push(v);
+        }
+      }
+      if (!data.length) continue;
+      if (onData(data.join("\n")) === "stop") return "stop";
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Chat rendering
+
+  function updateEmptyState() {
+    el.chatEmpty.hidden = el.messages.children.length > 0;
+  }
+
+  function nearBottom() {
+    const s = el.chatScroll;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+  }
+
+  function scrollToBottom() {
+    el.chatScroll.scrollTop = el.chatScroll.scrollHeight;
+  }
+
+  function addUserMessage(text) {
+    const li = h("li", { class: "message user" },
+      h("span", { class: "visually-hidden" }, "You asked: "),
+      h("div", { class: "message-body" }, text));
+    el.messages.append(li);
+    updateEmptyState();
+    return li;
+  }
+
+  /** Render answer text with [n] markers turned into citation buttons. */
+  function renderAnswerText(container, text, citations) {
+    const byN = new Map((citations || []).map((c) => [Number(c.n), c]));
+    const frag = document.createDocumentFragment();
+    const re = /\[(\d+)\]/g;
+    let last = 0;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      const n = Number(m[1]);
+      const cit = byN.get(n);
+      if (!cit) continue;
+      if (m.index > last) frag.append(text.slice(last, m.index));
+      frag.append(h("button", {
+        type: "button",
+        class: "cite-ref",
+        "data-n": n,
+        "aria-label": `Source ${n}: ${cit.doc_id}`,
+        title: `${cit.doc_id}`,
+      }, String(n)));
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) frag.append(text.slice(last));
+    container.replaceChildren(frag);
+  }
+
+  function renderCitationList(citations) {
+    const list = h("ol", { class: "citations", "aria-label": "Sources" });
+    for (const c of citations) {
+      list.append(h("li", null,
+        h("button", {
+          type: "button",
+          class: "citation",
+          "data-n": c.n,
+          "aria-label": `Source ${c.n}: ${c.doc_id}. Open the document at this excerpt.`,
+        },
+        h("span", { class: "citation-n", "aria-hidden": "true" }, String(c.n)),
+        h("span", { class: "citation-main" },
+          h("span", { class: "citation-doc" }, c.doc_id),
+          h("span", { class: "citation-text" }, c.text)),
+        )));
+    }
+    return list;
+  }
+
+  /** Create an assistant message and return a controller to feed it. */
+  function createAssistantMessage() {
+    const li = h("li", { class: "message assistant", "aria-busy": "true" });
+    const label = h("span", { class: "visually-hidden" }, "Answer: ");
+    const notice = h("p", { class: "abstain-notice", hidden: true },
+      h("span", { class: "abstain-icon", "aria-hidden": "true" }, "i"),
+      h("span", null, ABSTAIN_TEXT));
+    const body = h("div", { class: "message-body" });
+    const typing = h("span", { class: "typing", "aria-hidden": "true" }, h("span"), h("span"), h("span"));
+    const sources = h("div", { class: "sources" });
+    li.append(label, notice, body, typing, sources);
+    el.messages.append(li);
+    updateEmptyState();
+
+    const state = { text: "", citations: [], answered: null, gotMeta: false, renderQueued: false };
+
+    const render = () => {
+      state.renderQueued = false;
+      const stick = nearBottom();
+      renderAnswerText(body, state.text, state.citations);
+      if (stick) scrollToBottom();
+    };
+    const queueRender = () => {
+      if (state.renderQueued) return;
+      state.renderQueued = true;
+      requestAnimationFrame(render);
+    };
+
+    const controller = {
+      li,
+      state,
+      setMeta(citations, answered) {
+        if (state.gotMeta) return;
+        state.gotMeta = true;
+        state.citations = Array.isArray(citations) ? citations : [];
+        if (answered === false) {
+          state.answered = false;
+          li.classList.add("abstained");
+          notice.hidden = false;
+        } else if (answered === true) {
+          state.answered = true;
+        }
+        if (state.citations.length) {
+          sources.replaceChildren(
+            h("h3", { class: "sources-title" }, "Sources"),
+            renderCitationList(state.citations),
+          );
+        }
+        queueRender();
+      },
+      append(piece) {
+        if (!piece) return;
+        state.text += piece;
+        typing.hidden = true;
+        queueRender();
+      },
+      finish({ failed = false, message = "" } = {}) {
+        typing.remove();
+        renderAnswerText(body, state.text, state.citations);
+        if (state.answered === false && state.text.trim() === ABSTAIN_TEXT) body.hidden = true;
+        if (failed) {
+          li.classList.add("failed");
+          li.append(h("p", { class: "message-error" }, message || "The answer could not be completed."));
+        } else if (!state.text.trim() && state.answered !== false) {
+          body.replaceChildren(h("em", null, "The service returned an empty answer."));
+        }
+        li.setAttribute("aria-busy", "false");
+        li.dataset.done = "true";
+        scrollToBottom();
+      },
+    };
+    li._controller = controller; // used to look up citations for clicked buttons
+    return controller;
+  }
+
+  function setBusy(value) {
+    busy = value;
+    el.ask.disabled = value;
+    el.ask.textContent = value ? "Answering…" : "Ask";
+    el.messages.setAttribute("aria-busy", value ? "true" : "false");
+  }
+
+  async function ask() {
+    if (busy) return;
+    const text = el.question.value.trim();
+    if (!text) {
+      el.question.focus();
+      return;
+    }
+    clearError();
+    el.question.value = "";
+    autoGrow(el.question);
+
+    addUserMessage(text);
+    const msg = createAssistantMessage();
+    scrollToBottom();
+    setBusy(true);
+
+    const abort = new AbortController();
+    currentAbort = abort;
+    const messages = [...history, { role: "user", content: text }];
+    let finished = false;
+    let sawAnything = false;
+
+    const handleChunk = (obj) => {
+      if (obj && obj.error) {
+        throw new ApiError(obj.error.message || "The server reported an error.", 0, obj.error.code);
+      }
+      sawAnything = true;
+      if ("citations" in obj || "answered" in obj) msg.setMeta(obj.citations, obj.answered);
+      const choice = obj.choices && obj.choices[0];
+      if (choice) {
+        const delta = choice.delta || choice.message || {};
+        if (typeof delta.content === "string") msg.append(delta.content);
+      }
+    };
+
+    try {
+      const res = await apiFetch("/v1/chat/completions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        body: JSON.stringify({ model: MODEL, messages, stream: true }),
+        signal: abort.signal,
+      });
+      const ctype = (res.headers.get("content-type") || "").toLowerCase();
+      if (ctype.includes("application/json")) {
+        // Server answered without streaming.
+        handleChunk(await res.json());
+        finished = true;
+      } else {
+        await readSSE(res, (data) => {
+          if (data.trim() === "[DONE]") {
+            finished = true;
+            return "stop";
+          }
+          let obj;
+          try {
+            obj = JSON.parse(data);
+          } catch (_) {
+            return undefined; // ignore malformed event
+          }
+          handleChunk(obj);
+          return undefined;
+        });
+      }
+      if (!finished && !sawAnything) {
+        throw new ApiError("The answer stream ended before any answer arrived.", 0);
+      }
+      msg.finish();
+      if (currentAbort === abort) {
+        history = [...messages, { role: "assistant", content: msg.state.text }];
+      }
+    } catch (err) {
+      if (err && err.name === "AbortError") {
+        msg.finish({ failed: true, message: "Stopped." });
+      } else {
+        const message = (err && err.message) || "The answer could not be loaded.";
+        msg.finish({ failed: true, message });
+        showError(message);
+        // Give the question back so it can be retried.
+        if (!el.question.value.trim()) {
+          el.question.value = text;
+          autoGrow(el.question);
+        }
+      }
+    } finally {
+      if (currentAbort === abort) {
+        currentAbort = null;
+        setBusy(false);
+      }
+    }
+  }
+
+  function newConversation() {
+    if (currentAbort) {
+      currentAbort.abort();
+      currentAbort = null;
+    }
+    setBusy(false);
+    history = [];
+    el.messages.replaceChildren();
+    updateEmptyState();
+    clearError();
+    closeDocument({ restoreFocus: false });
+    el.question.value = "";
+    autoGrow(el.question);
+    selectMode("chat");
+    el.question.focus();
+  }
+
+  function autoGrow(ta) {
+    ta.style.height = "auto";
+    const max = Math.round(window.innerHeight * 0.35);
+    ta.style.height = Math.min(ta.scrollHeight + 2, max) + "px";
+  }
+
+  // ---------------------------------------------------------------------------
+  // Document panel
+
+  function loadDocument(docId) {
+    let p = docCache.get(docId);
+    if (!p) {
+      p = apiJson(`/v1/documents/${encodeURIComponent(docId)}`);
+      docCache.set(docId, p);
+      p.catch(() => docCache.delete(docId));
+    }
+    return p;
+  }
+
+  /** Find [utf16Start, utf16End] of the excerpt in the document text, or null. */
+  function locateExcerpt(text, cit) {
+    const start = Number(cit.start);
+    const end = Number(cit.end);
+    if (Number.isFinite(start) && Number.isFinite(end) && end >= start) {
+      const range = codePointRange(text, start, end);
+      const slice = text.slice(range[0], range[1]);
+      if (!cit.text || slice === cit.text) return range;
+      // Offsets may have been computed on UTF-16 units; try them literally.
+      if (text.slice(start, end) === cit.text) return [start, end];
+    }
+    if (cit.text) {
+      const i = text.indexOf(cit.text);
+      if (i !== -1) return [i, i + cit.text.length];
+    }
+    return null;
+  }
+
+  function isDocumentOpen() {
+    return !el.docPanel.hidden;
+  }
+
+  async function openDocument(cit, invoker) {
+    if (!cit || !cit.doc_id) return;
+    const token = ++docRequestToken;
+    if (!isDocumentOpen()) docReturnFocus = invoker || document.activeElement;
+    else if (invoker) docReturnFocus = invoker;
+
+    document.querySelectorAll(".is-active-source").forEach((b) => b.classList.remove("is-active-source"));
+    if (invoker) invoker.classList.add("is-active-source");
+
+    el.docPanel.hidden = false;
+    document.body.classList.add("doc-open");
+    el.docTitle.textContent = cit.doc_id;
+    el.docMeta.textContent = "";
+    el.docExcerptInfo.textContent = cit.n != null ? `Showing source ${cit.n}` : "Showing the cited excerpt";
+    el.docBody.replaceChildren(h("p", { class: "doc-loading" }, "Loading document…"));
+    el.docBody.setAttribute("aria-busy", "true");
+    el.docTitle.focus({ preventScroll: true });
+
+    let doc;
+    try {
+      doc = await loadDocument(cit.doc_id);
+    } catch (err) {
+      if (token !== docRequestToken) return;
+      const message = (err && err.message) || "The document could not be loaded.";
+      el.docBody.replaceChildren(h("p", { class: "doc-error" }, `Could not load ${cit.doc_id}: ${message}`));
+      el.docBody.setAttribute("aria-busy", "false");
+      showError(message);
+      return;
+    }
+    if (token !== docRequestToken || !isDocumentOpen()) return;
+
+    const text = typeof doc.text === "string" ? doc.text : "";
+    const title = doc.title && doc.title !== doc.doc_id ? doc.title : (doc.doc_id || cit.doc_id);
+    el.docTitle.textContent = title;
+    const metaParts = [];
+    if (doc.doc_id && doc.doc_id !== title) metaParts.push(doc.doc_id);
+    if (Number.isFinite(Number(doc.chars))) metaParts.push(`${Number(doc.chars).toLocaleString()} characters`);
+    el.docMeta.textContent = metaParts.join(" · ");
+
+    const range = locateExcerpt(text, cit);
+    if (range) {
+      const mark = h("mark", { id: "highlight", tabindex: "-1" }, text.slice(range[0], range[1]));
+      el.docBody.replaceChildren(text.slice(0, range[0]), mark, text.slice(range[1]));
+      const where = cit.n != null ? `Source ${cit.n} is highlighted` : "The excerpt is highlighted";
+      el.docExcerptInfo.textContent = `${where}${cit.score != null ? ` · relevance ${formatScore(cit.score)}` : ""}`;
+      el.docBody.setAttribute("aria-busy", "false");
+      // Wait one frame so layout is done (panel may just have become visible).
+      requestAnimationFrame(() => {
+        if (document.getElementById("highlight") === mark) scrollHighlightIntoView(mark);
+      });
+    } else {
+      el.docBody.replaceChildren(text);
+      el.docExcerptInfo.textContent = "The cited excerpt could not be located in this version of the document.";
+      el.docBody.setAttribute("aria-busy", "false");
+      el.docBody.scrollTop = 0;
+    }
+  }
+
+  /** Scroll only the document body so the excerpt sits in its upper third. */
+  function scrollHighlightIntoView(mark) {
+    const body = el.docBody;
+    const bodyRect = body.getBoundingClientRect();
+    const markRect = mark.getBoundingClientRect();
+    const room = body.clientHeight;
+    const offset = markRect.height < room * 0.6 ? room * 0.3 : 16;
+    body.scrollTop += markRect.top - bodyRect.top - offset;
+  }
+
+  function closeDocument({ restoreFocus = true } = {}) {
+    if (!isDocumentOpen()) return;
+    docRequestToken++;
+    el.docPanel.hidden = true;
+    document.body.classList.remove("doc-open");
+    el.docBody.replaceChildren();
+    document.querySelectorAll(".is-active-source").forEach((b) => b.classList.remove("is-active-source"));
+    const target = docReturnFocus;
+    docReturnFocus = null;
+    if (restoreFocus && target && document.contains(target) && typeof target.focus === "function") {
+      target.focus();
+    }
+  }
+
+  /** Look up the citation object for a button inside a chat message or a claim. */
+  function citationForButton(btn) {
+    if (btn._citation) return btn._citation;
+    const msg = btn.closest(".message.assistant");
+    if (!msg || !msg._controller) return null;
+    const n = Number(btn.dataset.n);
+    return msg._controller.state.citations.find((c) => Number(c.n) === n) || null;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Check mode
+
+  const VERDICTS = {
+    supported: { label: "Supported", icon: "✓" },
+    contradicted: { label: "Contradicted", icon: "✗" },
+    not_found: { label: "Not found", icon: "?" },
+  };
+
+  function renderClaims(claims) {
+    el.claims.replaceChildren();
+    const counts = { supported: 0, contradicted: 0, not_found: 0 };
+    claims.forEach((claim, idx) => {
+      const verdict = Object.prototype.hasOwnProperty.call(VERDICTS, claim.verdict) ? claim.verdict : "not_found";
+      counts[verdict] += 1;
+      const v = VERDICTS[verdict];
+      const evidence = Array.isArray(claim.evidence) ? claim.evidence : [];
+
+      const li = h("li", { class: `claim claim-${verdict}`, "data-verdict": claim.verdict || verdict });
+      const head = h("div", { class: "claim-head" },
+        h("span", { class: `verdict verdict-${verdict}` },
+          h("span", { class: "verdict-icon", "aria-hidden": "true" }, v.icon),
+          h("span", { class: "verdict-label" }, v.label)),
+        h("span", { class: "claim-score", title: "Confidence score" }, `score ${formatScore(claim.score)}`));
+      li.append(head, h("p", { class: "claim-text" },
+        h("span", { class: "visually-hidden" }, `Claim ${idx + 1}: `), claim.text || ""));
+
+      if (evidence.length) {
+        const list = h("ol", { class: "evidence-list", "aria-label": `Evidence for claim ${idx + 1}` });
+        evidence.forEach((ev, j) => {
+          const n = ev.n != null ? ev.n : j + 1;
+          const btn = h("button", {
+            type: "button",
+            class: "evidence citation-like",
+            "data-n": n,
+            "aria-label": `Evidence ${n}: ${ev.doc_id}. Open the document at this excerpt.`,
+          },
+          h("span", { class: "citation-n", "aria-hidden": "true" }, String(n)),
+          h("span", { class: "citation-main" },
+            h("span", { class: "citation-doc" }, ev.doc_id,
+              ev.score != null ? h("span", { class: "citation-score" }, ` · ${formatScore(ev.score)}`) : null),
+            h("span", { class: "citation-text" }, ev.text || "")));
+          btn._citation = { ...ev, n };
+          list.append(h("li", null, btn));
+        });
+        li.append(h("h4", { class: "evidence-title" }, "Evidence"), list);
+      } else {
+        li.append(h("p", { class: "no-evidence" }, "No evidence passages were returned."));
+      }
+      el.claims.append(li);
+    });
+
+    if (!claims.length) {
+      el.claimsSummary.textContent = "No checkable claims were found in this text.";
+    } else {
+      const parts = [];
+      if (counts.supported) parts.push(`${counts.supported} supported`);
+      if (counts.contradicted) parts.push(`${counts.contradicted} contradicted`);
+      if (counts.not_found) parts.push(`${counts.not_found} not found`);
+      el.claimsSummary.textContent =
+        `${claims.length} claim${claims.length === 1 ? "" : "s"}: ${parts.join(", ")}.`;
+    }
+  }
+
+  async function checkDraft() {
+    if (checkBusy) return;
+    const text = el.draft.value.trim();
+    if (!text) {
+      el.draft.focus();
+      return;
+    }
+    clearError();
+    checkBusy = true;
+    el.check.disabled = true;
+    el.check.textContent = "Checking…";
+    el.checkStatus.textContent = "Checking claims…";
+    el.claims.setAttribute("aria-busy", "true");
+    try {
+      const data = await apiJson("/v1/check", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ text }),
+      });
+      renderClaims(Array.isArray(data && data.claims) ? data.claims : []);
+      el.checkStatus.textContent = "";
+    } catch (err) {
+      const message = (err && err.message) || "The draft could not be checked.";
+      el.checkStatus.textContent = "Check failed.";
+      showError(message);
+    } finally {
+      checkBusy = false;
+      el.check.disabled = false;
+      el.check.textContent = "Check claims";
+      el.claims.setAttribute("aria-busy", "false");
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Tabs
+
+  function selectMode(mode, { focus = false } = {}) {
+    const chat = mode === "chat";
+    el.modeChat.setAttribute("aria-selected", String(chat));
+    el.modeCheck.setAttribute("aria-selected", String(!chat));
+    el.modeChat.tabIndex = chat ? 0 : -1;
+    el.modeCheck.tabIndex = chat ? -1 : 0;
+    el.chatPanel.hidden = !chat;
+    el.checkPanel.hidden = chat;
+    el.newConversation.hidden = !chat;
+    document.body.dataset.mode = mode;
+    if (focus) (chat ? el.modeChat : el.modeCheck).focus();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Wiring
+
+  el.askForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    ask();
+  });
+
+  el.question.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && !ev.altKey) {
+      ev.preventDefault();
+      ask();
+    }
+  });
+  el.question.addEventListener("input", () => autoGrow(el.question));
+
+  el.newConversation.addEventListener("click", newConversation);
+
+  el.checkForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    checkDraft();
+  });
+  el.draft.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      checkDraft();
+    }
+  });
+
+  el.modeChat.addEventListener("click", () => selectMode("chat"));
+  el.modeCheck.addEventListener("click", () => selectMode("check"));
+  for (const tab of [el.modeChat, el.modeCheck]) {
+    tab.addEventListener("keydown", (ev) => {
+      if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(ev.key)) {
+        ev.preventDefault();
+        let next;
+        if (ev.key === "Home") next = "chat";
+        else if (ev.key === "End") next = "check";
+        else next = tab === el.modeChat ? "check" : "chat";
+        selectMode(next, { focus: true });
+      }
+    });
+  }
+
+  // Citation buttons (answer markers, source list, claim evidence) — one delegated handler.
+  // <button> elements already turn Enter/Space into click events.
+  document.addEventListener("click", (ev) => {
+    const btn = ev.target.closest && ev.target.closest(".cite-ref[data-n], .citation[data-n], .evidence[data-n]");
+    if (!btn || btn.classList.contains("cite-ref-demo")) return;
+    const cit = citationForButton(btn);
+    if (cit) openDocument(cit, btn);
+  });
+
+  el.closeDoc.addEventListener("click", () => closeDocument());
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Escape" || ev.defaultPrevented) return;
+    if (el.keyDialog.open) return; // the dialog handles its own Escape
+    if (isDocumentOpen()) {
+      ev.preventDefault();
+      closeDocument();
+    }
+  });
+
+  el.apiKeyButton.addEventListener("click", async () => {
+    const key = await askForKey("Replace the saved API key, or forget it.", { allowForget: true });
+    if (key) setKey(key);
+  });
+
+  setKey(getKey()); // sync the API key button
+  selectMode("chat");
+  updateEmptyState();
+  autoGrow(el.question);
+
+  // Exposed for debugging and tests.
+  window.qaPage = { codePointSlice, codePointRange, history: () => history.slice() };
+})();

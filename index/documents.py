@@ -1,0 +1,144 @@
+"""Documents and the loaders that read them from files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.errors import InvalidDocumentId, UnreadableDocument, UnsupportedFormat
+
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+JSONL_SUFFIXES = frozenset({".jsonl"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES
+MAX_DOC_ID_CHARS = 512
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document's plain text, the unit that is indexed, cited and replaced."""
+
+    doc_id: str
+    text: str
+    title: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        """A hash of everything that changes how the document is indexed."""
+        payload = json.dumps([self.title, self.text], ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def validate_doc_id(doc_id: str, *, allow_subfolders: bool = False) -> str:
+    """Return doc_id if it is safe to store and show, else raise InvalidDocumentId."""
+    if not doc_id or not doc_id.strip():
+        raise InvalidDocumentId("doc_id must not be empty", field="doc_id")
+    if len(doc_id) > MAX_DOC_ID_CHARS:
+        raise InvalidDocumentId(
+            f"doc_id is longer than {MAX_DOC_ID_CHARS} characters", field="doc_id"
+        )
+    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in doc_id):
+        raise InvalidDocumentId("doc_id must not contain control characters", field="doc_id")
+    if "\\" in doc_id or (not allow_subfolders and "/" in doc_id):
+        raise InvalidDocumentId("doc_id must not contain path separators", field="doc_id")
+    parts = doc_id.split("/")
+    if any(part in {"", ".", ".."} for part in parts):
+        raise InvalidDocumentId(
+            "doc_id must not contain '.', '..' or empty path parts", field="doc_id"
+        )
+    return doc_id
+
+
+def title_from_text(text: str, fallback: str) -> str:
+    """The first line when it reads as a heading, else the fallback."""
+    first_line = text.lstrip().split("\n", 1)[0].strip().lstrip("#").strip()
+    if first_line and len(first_line) <= 200:
+        return first_line
+    return fallback
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode UTF-8 text (a BOM is dropped); anything else is unreadable."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableDocument(f"{name}: not UTF-8 text ({exc.reason})") from exc
+    return text
+
+
+def require_text(text: str, name: str) -> None:
+    """Raise UnreadableDocument when text has nothing to index."""
+    if not text.strip():
+        raise UnreadableDocument(f"{name}: no text to index")
+
+
+def documents_from_bytes(name: str, data: bytes, doc_id: str | None = None) -> list[Document]:
+    """Parse one file's bytes by its suffix into documents."""
+    suffix = Path(name).suffix.lower()
+    doc_id = doc_id if doc_id is not None else name
+    if suffix in TEXT_SUFFIXES:
+        text = decode_text(data, name)
+        require_text(text, name)
+        return [Document(doc_id=doc_id, text=text, title=title_from_text(text, Path(name).stem))]
+    if suffix in JSONL_SUFFIXES:
+        return list(iter_jsonl_documents(decode_text(data, name).splitlines(), name))
+    raise UnsupportedFormat(
+        f"{name}: unsupported file type {suffix or '(none)'}; "
+        f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+    )
+
+
+def iter_jsonl_documents(lines: Iterable[str], name: str) -> Iterator[Document]:
+    """Documents from BEIR corpus lines: `_id`, `title`, `text`, other fields kept as metadata."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UnreadableDocument(f"{name}, line {number}: not JSON ({exc.msg})") from exc
+        if not isinstance(record, dict) or "_id" not in record or "text" not in record:
+            raise UnreadableDocument(f"{name}, line {number}: needs '_id' and 'text' fields")
+        doc_id = validate_doc_id(str(record["_id"]), allow_subfolders=True)
+        text, title = str(record["text"]), str(record.get("title") or "")
+        if not text.strip():
+            continue
+        metadata = {k: v for k, v in record.items() if k not in {"_id", "title", "text"}}
+        yield Document(doc_id=doc_id, text=text, title=title, metadata=metadata)
+
+
+def iter_file_documents(path: Path, doc_id: str) -> Iterator[Document]:
+    """Documents in one file; a `.jsonl` file streams line by line."""
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        with path.open(encoding="utf-8-sig") as lines:
+            yield from iter_jsonl_documents(lines, path.name)
+        return
+    yield from documents_from_bytes(path.name, path.read_bytes(), doc_id=doc_id)
+
+
+def iter_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    """Each supported file under paths with its doc_id (its path relative to the folder given)."""
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    file = Path(root) / name
+                    if not name.startswith(".") and file.suffix.lower() in SUPPORTED_SUFFIXES:
+                        yield file, file.relative_to(path).as_posix()
+        elif path.is_file():
+            yield path, path.name
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+
+
+def iter_documents(paths: Iterable[Path]) -> Iterator[Document]:
+    """Every document under the given files and folders, read lazily."""
+    for file, doc_id in iter_paths(paths):
+        yield from iter_file_documents(file, validate_doc_id(doc_id, allow_subfolders=True))

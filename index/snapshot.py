@@ -1,0 +1,92 @@
+"""One published version of the index, loaded in memory and never changed afterwards."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from index.errors import DocumentNotFound
+from index.store import Chunk, IndexStore, Manifest, StoredDocument
+from index.text import tokenize
+from index.vectors import VectorIndex
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """Documents, chunks and their vectors as of one manifest version; safe to share."""
+
+    manifest: Manifest
+    manifest_name: str | None
+    documents: dict[str, StoredDocument]
+    chunks: list[Chunk]
+    vectors: VectorIndex
+
+    @property
+    def version(self) -> int:
+        return self.manifest.version
+
+    def document(self, doc_id: str) -> StoredDocument:
+        """The document with that id, or DocumentNotFound."""
+        try:
+            return self.documents[doc_id]
+        except KeyError:
+            raise DocumentNotFound(f"no document with doc_id {doc_id!r}", field="doc_id") from None
+
+    def text(self, doc_id: str, start: int, end: int) -> str:
+        """The exact characters [start, end) of a document."""
+        return self.documents[doc_id].text[start:end]
+
+    def chunk_text(self, chunk: Chunk) -> str:
+        """The chunk's text, a slice of its document."""
+        return self.text(chunk.doc_id, chunk.start, chunk.end)
+
+    @cached_property
+    def chunk_frequencies(self) -> Counter[str]:
+        """In how many chunks each search token occurs."""
+        counts: Counter[str] = Counter()
+        for chunk in self.chunks:
+            counts.update(set(tokenize(self.chunk_text(chunk))))
+        return counts
+
+    def idf(self, term: str) -> float:
+        """Inverse chunk frequency of a token (BM25's form, always positive)."""
+        n, df = len(self.chunks), self.chunk_frequencies.get(term, 0)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        """The k chunks most similar to a unit query vector, best first."""
+        scores, rows = self.vectors.search(query_vector, k)
+        return [
+            (self.chunks[int(row)], float(score))
+            for score, row in zip(scores[0], rows[0], strict=True)
+            if row >= 0
+        ]
+
+
+def load_snapshot(
+    store: IndexStore, dimensions: int, model: dict[str, Any] | None = None
+) -> IndexSnapshot:
+    """Read the published version of the index (an empty one when nothing is published).
+
+    With `model`, an index whose vectors another model made is refused with IndexMismatch.
+    """
+    name = store.current_name()
+    manifest = store.read_manifest()
+    vectors = VectorIndex(dimensions)
+    documents: dict[str, StoredDocument] = {}
+    chunks: list[Chunk] = []
+    if manifest is None:
+        manifest = Manifest(version=0, model={}, chunking={})
+    elif model is not None:
+        manifest.check_compatible(model, manifest.chunking)
+    for segment in manifest.segments:
+        seg_docs, seg_chunks, seg_vectors = store.read_segment(segment, manifest.documents)
+        documents.update((d.doc_id, d) for d in seg_docs)
+        chunks.extend(seg_chunks)
+        vectors.add(seg_vectors)
+    return IndexSnapshot(manifest, name, documents, chunks, vectors)

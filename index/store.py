@@ -1,0 +1,347 @@
+"""The index folder: immutable segments, a manifest naming the live ones, published atomically.
+
+Layout::
+
+    INDEX_DIR/CURRENT                       name of the published manifest (replaced atomically)
+    INDEX_DIR/manifests/manifest-N.json     model, chunking, and each live document's segment
+    INDEX_DIR/segments/seg-N/vectors.npy    one float32 row per chunk
+    INDEX_DIR/segments/seg-N/chunks.jsonl   chunk offsets and sentence spans, row order
+    INDEX_DIR/segments/seg-N/documents.jsonl  the documents' text, title and metadata
+
+A chunk is live when the manifest maps its document to the chunk's segment, so replacing or
+deleting a document never rewrites other segments and never embeds anything again. Files are
+written, flushed and fsynced before the rename that publishes them; a reader that opens CURRENT
+sees one whole version. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+from index.documents import Document
+from index.errors import IndexMismatch, UnreadableDocument
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: text[start:end], made of whole sentences."""
+
+    id: int
+    doc_id: str
+    start: int
+    end: int
+    sentences: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as indexed."""
+
+    doc_id: str
+    title: str
+    text: str
+    metadata: dict[str, Any]
+    content_hash: str
+    chunk_count: int
+
+
+@dataclass
+class DocumentEntry:
+    """The manifest's record of one live document."""
+
+    segment: str
+    content_hash: str
+    title: str
+    chars: int
+    chunks: int
+
+
+@dataclass
+class Manifest:
+    """One published version of the index."""
+
+    version: int
+    model: dict[str, Any]
+    chunking: dict[str, int]
+    documents: dict[str, DocumentEntry] = field(default_factory=dict)
+    next_segment: int = 1
+
+    @property
+    def segments(self) -> list[str]:
+        """The segments holding at least one live document."""
+        return sorted({entry.segment for entry in self.documents.values()})
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as written to disk."""
+        return {
+            "format": FORMAT_VERSION,
+            "version": self.version,
+            "model": self.model,
+            "chunking": self.chunking,
+            "next_segment": self.next_segment,
+            "segments": self.segments,
+            "documents": {
+                doc_id: {
+                    "segment": e.segment,
+                    "sha256": e.content_hash,
+                    "title": e.title,
+                    "chars": e.chars,
+                    "chunks": e.chunks,
+                }
+                for doc_id, e in self.documents.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """Read a manifest written by to_json."""
+        if data.get("format") != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"index format {data.get('format')} is not {FORMAT_VERSION}; rebuild the index"
+            )
+        documents = {
+            doc_id: DocumentEntry(
+                segment=e["segment"],
+                content_hash=e["sha256"],
+                title=e["title"],
+                chars=e["chars"],
+                chunks=e["chunks"],
+            )
+            for doc_id, e in data["documents"].items()
+        }
+        return cls(
+            version=data["version"],
+            model=data["model"],
+            chunking=data["chunking"],
+            documents=documents,
+            next_segment=data["next_segment"],
+        )
+
+    def check_compatible(self, model: dict[str, Any], chunking: dict[str, int]) -> None:
+        """Raise IndexMismatch unless vectors and chunks were made the way now configured."""
+        built = (self.model.get("name"), self.model.get("dimensions"))
+        wanted = (model.get("name"), model.get("dimensions"))
+        if built != wanted:
+            raise IndexMismatch(
+                f"the index was built with model {built[0]!r} ({built[1]} dimensions) but "
+                f"{wanted[0]!r} ({wanted[1]} dimensions) is configured; rebuild it "
+                "(`qa index --rebuild`) or configure the model it was built with"
+            )
+        if self.chunking != chunking:
+            raise IndexMismatch(
+                f"the index was built with chunking {self.chunking} but {chunking} is "
+                "configured; rebuild it (`qa index --rebuild`) or configure the same chunking"
+            )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _jsonl(records: Iterable[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+
+
+def chunk_id(segment_number: int, row: int) -> int:
+    """A chunk id unique across segments: the segment number in the high 32 bits."""
+    return (segment_number << 32) | row
+
+
+def segment_number(name: str) -> int:
+    """The number in a segment's name `seg-N`."""
+    return int(name.split("-", 1)[1])
+
+
+class IndexStore:
+    """Reads and publishes the versions of one index folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def segments_dir(self) -> Path:
+        return self.root / "segments"
+
+    @property
+    def manifests_dir(self) -> Path:
+        return self.root / "manifests"
+
+    @contextmanager
+    def write_lock(self, timeout: float = -1) -> Iterator[None]:
+        """Serialise writers across processes."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.root / ".lock"), timeout=timeout):
+            yield
+
+    def current_name(self) -> str | None:
+        """The published manifest's file name, or None for an empty folder."""
+        try:
+            return (self.root / CURRENT).read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def exists(self) -> bool:
+        """True when a version has been published."""
+        return self.current_name() is not None
+
+    def read_manifest(self) -> Manifest | None:
+        """The published manifest, or None when nothing is published."""
+        name = self.current_name()
+        if name is None:
+            return None
+        path = self.manifests_dir / name
+        try:
+            return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError) as exc:
+            raise UnreadableDocument(f"index manifest {path} is unreadable: {exc}") from exc
+
+    def write_segment(
+        self,
+        number: int,
+        documents: Sequence[Document],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+    ) -> str:
+        """Write a complete segment under a temporary name, then rename it into place."""
+        name = f"seg-{number:08d}"
+        final = self.segments_dir / name
+        staging = self.segments_dir / f".{name}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        with open(staging / "vectors.npy", "wb") as f:
+            np.save(f, np.ascontiguousarray(vectors, dtype=np.float32))
+            f.flush()
+            os.fsync(f.fileno())
+        _write_durably(
+            staging / "chunks.jsonl",
+            _jsonl(
+                {
+                    "id": c.id,
+                    "doc_id": c.doc_id,
+                    "start": c.start,
+                    "end": c.end,
+                    "sentences": c.sentences,
+                }
+                for c in chunks
+            ),
+        )
+        _write_durably(
+            staging / "documents.jsonl",
+            _jsonl(
+                {
+                    "doc_id": d.doc_id,
+                    "title": d.title,
+                    "text": d.text,
+                    "metadata": d.metadata,
+                    "sha256": d.content_hash,
+                }
+                for d in documents
+            ),
+        )
+        _fsync_dir(staging)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)
+        _fsync_dir(self.segments_dir)
+        return name
+
+    def publish(self, manifest: Manifest) -> None:
+        """Make manifest the current version with one atomic rename, then drop unused files."""
+        self.manifests_dir.mkdir(parents=True, exist_ok=True)
+        name = f"manifest-{manifest.version:08d}.json"
+        _write_durably(
+            self.manifests_dir / name,
+            json.dumps(manifest.to_json(), ensure_ascii=False, indent=1).encode("utf-8"),
+        )
+        _fsync_dir(self.manifests_dir)
+        pointer = self.root / f".{CURRENT}.tmp"
+        _write_durably(pointer, name.encode("utf-8"))
+        os.replace(pointer, self.root / CURRENT)
+        _fsync_dir(self.root)
+        self.collect_garbage(keep=2)
+
+    def collect_garbage(self, keep: int = 2) -> None:
+        """Delete manifests older than the last `keep` and segments none of them use.
+
+        The previous version is kept so that a reader in another process that has just read
+        the old CURRENT can still open its segments.
+        """
+        manifests = sorted(self.manifests_dir.glob("manifest-*.json"))
+        kept, old = manifests[-keep:], manifests[:-keep]
+        used: set[str] = set()
+        for path in kept:
+            used.update(json.loads(path.read_text(encoding="utf-8"))["segments"])
+        for path in old:
+            path.unlink(missing_ok=True)
+        if self.segments_dir.exists():
+            for segment in self.segments_dir.iterdir():
+                if segment.name not in used and not segment.name.startswith("."):
+                    shutil.rmtree(segment, ignore_errors=True)
+
+    def read_segment(
+        self, name: str, live: dict[str, DocumentEntry]
+    ) -> tuple[list[StoredDocument], list[Chunk], np.ndarray]:
+        """The live documents, chunks and vectors of one segment."""
+        folder = self.segments_dir / name
+        documents = []
+        with open(folder / "documents.jsonl", encoding="utf-8") as f:
+            for line in f:
+                record = json.loads(line)
+                entry = live.get(record["doc_id"])
+                if entry is not None and entry.segment == name:
+                    documents.append(
+                        StoredDocument(
+                            doc_id=record["doc_id"],
+                            title=record["title"],
+                            text=record["text"],
+                            metadata=record["metadata"],
+                            content_hash=record["sha256"],
+                            chunk_count=entry.chunks,
+                        )
+                    )
+        live_ids = {d.doc_id for d in documents}
+        rows, chunks = [], []
+        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
+            for row, line in enumerate(f):
+                record = json.loads(line)
+                if record["doc_id"] in live_ids:
+                    rows.append(row)
+                    chunks.append(
+                        Chunk(
+                            id=record["id"],
+                            doc_id=record["doc_id"],
+                            start=record["start"],
+                            end=record["end"],
+                            sentences=tuple((s, e) for s, e in record["sentences"]),
+                        )
+                    )
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        return documents, chunks, np.asarray(vectors[rows], dtype=np.float32)
+
+
+def new_manifest(model: dict[str, Any], chunking: dict[str, int]) -> Manifest:
+    """An empty manifest for a new index."""
+    return Manifest(version=0, model=model, chunking=chunking)

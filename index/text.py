@@ -1,0 +1,63 @@
+"""Word-level tokens shared by keyword search and answer scoring.
+
+Latin-script words are lower-cased and stemmed (Snowball English); runs of CJK characters,
+which have no spaces between words, become overlapping character bigrams (and the single
+character when the run is one long), so Chinese and Japanese text is searchable too.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+_TOKEN = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+|[^\W_]+(?:['’][^\W_]+)*",
+    re.UNICODE,
+)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+# Function words and question words: they say how a question is asked, not what about.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because been
+    before being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if in into is
+    it its itself just let me more most my myself no nor not of off on once only or other ought our
+    ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    s t don shall may might must say says said tell give name please according kind sort one two
+    many much way ways there's what's who's""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def _cjk_grams(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
+    """Search tokens of text, in order: stemmed words and CJK bigrams."""
+    words: list[str] = []
+    tokens: list[str] = []
+    for match in _TOKEN.finditer(text.lower()):
+        token = match.group(0)
+        if _CJK.match(token):
+            tokens.extend(_cjk_grams(token))
+        elif not drop_stopwords or token not in STOPWORDS:
+            words.append(token.replace("’", "'"))
+            tokens.append("")
+    stems = iter(_stemmer().stemWords(words))
+    return [token or next(stems) for token in tokens]
+
+
+def content_terms(text: str) -> set[str]:
+    """The distinct search tokens of text, without function words."""
+    return set(tokenize(text))

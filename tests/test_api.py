@@ -1,0 +1,171 @@
+"""The HTTP contract: bodies, status codes and the one error shape."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from tests.conftest import SEED_DOC_ID, SEEDS
+
+SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
+
+
+def test_healthz(seed_client: TestClient) -> None:
+    assert seed_client.get("/healthz").json() == {
+        "status": "ok",
+        "detail": None,
+        "documents": None,
+        "chunks": None,
+        "index_version": None,
+    }
+
+
+def test_readyz_reports_the_loaded_index(seed_client: TestClient) -> None:
+    body = seed_client.get("/readyz").json()
+    assert body["status"] == "ready"
+    assert body["documents"] == 1
+    assert body["chunks"] == 4
+
+
+def test_ask_answers_with_a_verbatim_citation(seed_client: TestClient) -> None:
+    response = seed_client.post("/v1/ask", json={"question": "What agencies does China support?"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["answered"] is True
+    first = body["citations"][0]
+    assert first["n"] == 1
+    assert first["doc_id"] == SEED_DOC_ID
+    assert first["text"].startswith("China supports the United Nations counter terrorism office")
+    assert SEED_TEXT[first["start"] : first["end"]] == first["text"]
+    assert f"{first['text']}\u201d [1]" in body["answer"]
+
+
+def test_ask_abstains_without_citations(seed_client: TestClient) -> None:
+    body = seed_client.post("/v1/ask", json={"question": "What is the population of Brazil?"})
+    assert body.json() == {
+        "answer": "The documents do not answer this question.",
+        "answered": False,
+        "citations": [],
+    }
+
+
+def test_search_returns_ranked_verbatim_passages(seed_client: TestClient) -> None:
+    body = seed_client.post("/v1/search", json={"query": "double standards", "top_k": 2}).json()
+    results = body["results"]
+    assert len(results) == 2
+    assert results[0]["score"] >= results[1]["score"]
+    for result in results:
+        assert SEED_TEXT[result["start"] : result["end"]] == result["text"]
+
+
+def test_documents_list_and_get(seed_client: TestClient) -> None:
+    listed = seed_client.get("/v1/documents").json()
+    assert listed == {
+        "documents": [
+            {
+                "doc_id": SEED_DOC_ID,
+                "title": SEED_TEXT.split("\n", 1)[0],
+                "chars": len(SEED_TEXT),
+                "chunks": 4,
+            }
+        ]
+    }
+    document = seed_client.get(f"/v1/documents/{SEED_DOC_ID}").json()
+    assert document["text"] == SEED_TEXT
+    assert document["metadata"] == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"question": ""}, 422, "invalid_request", "question"),
+        ({"question": "   \n\t "}, 422, "invalid_request", "question"),
+        ({"question": "x" * 2001}, 422, "invalid_request", "question"),
+        ({"question": "ok?", "top_k": 0}, 422, "invalid_request", "top_k"),
+        ({"question": "ok?", "top_k": 51}, 422, "invalid_request", "top_k"),
+        ({"question": "ok?", "top_k": "many"}, 422, "invalid_request", "top_k"),
+        ({"question": 42}, 422, "invalid_request", "question"),
+        ({}, 422, "invalid_request", "question"),
+    ],
+)
+def test_ask_rejects_bad_input_naming_the_field(
+    seed_client: TestClient, body: object, status: int, code: str, field: str
+) -> None:
+    response = seed_client.post("/v1/ask", json=body)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["field"] == field
+    assert error["message"].startswith(f"{field}: ")
+
+
+def test_malformed_json_is_400(seed_client: TestClient) -> None:
+    response = seed_client.post(
+        "/v1/ask", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "code": "invalid_json",
+            "message": "the request body is not valid JSON",
+            "field": None,
+        }
+    }
+
+
+def test_unknown_document_is_404(seed_client: TestClient) -> None:
+    response = seed_client.get("/v1/documents/nope.txt")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {
+            "code": "document_not_found",
+            "message": "no document with doc_id 'nope.txt'",
+            "field": "doc_id",
+        }
+    }
+
+
+def test_unexpected_failure_is_500_without_internals(settings: Settings) -> None:
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+
+        def explode(question: str, top_k: int) -> None:
+            raise RuntimeError("secret internal detail")
+
+        app.state.service.ask = explode
+        response = client.post("/v1/ask", json={"question": "What agencies does China support?"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {
+            "code": "internal_error",
+            "message": "the service failed to handle this request",
+            "field": None,
+        }
+    }
+    assert "secret" not in response.text
+
+
+def test_readyz_is_503_until_loaded(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"background_load": True}))
+    with TestClient(app) as client:
+        early = client.get("/readyz")
+        if early.status_code == 503:
+            assert early.json()["status"] == "unavailable"
+            assert client.post("/v1/ask", json={"question": "hi?"}).json()["error"]["code"] == (
+                "not_ready"
+            )
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert client.get("/healthz").status_code == 200
+
+
+def test_openapi_docs_are_served(seed_client: TestClient) -> None:
+    assert seed_client.get("/docs").status_code == 200
+    paths = seed_client.get("/openapi.json").json()["paths"]
+    assert {"/v1/ask", "/v1/search", "/v1/documents", "/healthz", "/readyz"} <= set(paths)
