@@ -106,6 +106,72 @@ def ask_command(
         typer.echo(f"\n[{c.n}] {c.doc_id} [{c.start}:{c.end}] score {c.score:.3f}\n    {c.text}")
 
 
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Argument(help="A BEIR-layout folder (corpus.jsonl, ...).")],
+    queries: Annotated[
+        Path | None, typer.Option(help="Queries file instead of queries.jsonl.")
+    ] = None,
+    qrels: Annotated[Path | None, typer.Option(help="Qrels TSV instead of qrels/test.tsv.")] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Only queries whose metadata.split is this.")
+    ] = None,
+    fusion: Annotated[
+        str, typer.Option(help="Retrieval: convex (default), rrf, dense or keyword.")
+    ] = "convex",
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate the first N queries.")] = None,
+    index_dir: Annotated[
+        Path | None, typer.Option(help="Keep the corpus index here and reuse it (default: temp).")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report here.")
+    ] = None,
+) -> None:
+    """Measure retrieval (nDCG@10, recall, MRR) and answers on a BEIR-layout dataset."""
+    import tempfile
+
+    from api.app import load_embedder
+    from index.build import build_index
+    from index.store import IndexStore
+    from qa.evaluation import evaluate, load_queries, markdown_table
+    from qa.retrieval import RetrievalConfig
+    from qa.service import QAService
+
+    if fusion not in ("convex", "rrf", "dense", "keyword"):
+        raise typer.BadParameter("fusion must be convex, rrf, dense or keyword")
+    settings = Settings()
+    selected = load_queries(dataset, queries, qrels, split)[:limit]
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
+        store = IndexStore(index_dir or Path(scratch) / "index")
+        embedder = load_embedder(settings)
+        with tqdm(unit="chunk", desc="indexing", delay=1.0) as progress:
+            build_index(
+                [dataset / "corpus.jsonl"], store, embedder, settings.chunking(), progress=progress
+            )
+        service = QAService(
+            store,
+            embedder,
+            settings.chunking(),
+            settings.answer_config(),
+            RetrievalConfig(fusion=fusion),  # type: ignore[arg-type]
+        )
+        with tqdm(total=len(selected), unit="query", desc="evaluating", mininterval=2) as progress:
+            report = evaluate(service, selected, dataset.name, progress=progress.update)
+    typer.echo(markdown_table([report]))
+    if report.abstention_curve:
+        typer.echo(
+            "\n| threshold | abstain precision | abstain recall | answerable top-1 and answered |"
+        )
+        typer.echo("|---|---|---|---|")
+        for row in report.abstention_curve:
+            typer.echo(
+                f"| {row['threshold']:.2f} | {row['abstain_precision']:.3f} | "
+                f"{row['abstain_recall']:.3f} | {row['answerable_top1_answered']:.3f} |"
+            )
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str | None, typer.Option(help="Address to bind (QA_HOST).")] = None,

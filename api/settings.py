@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     top_k: int = Field(8, ge=1, le=50, description="Chunks retrieved to answer a question.")
     max_citations: int = Field(3, ge=1, le=10, description="Most sentences cited in an answer.")
     abstain_below: float = Field(0.55, description="Evidence score under which it abstains.")
+    follow_margin: float = Field(
+        0.08, ge=0, description="Quote further sentences scoring within this of the best."
+    )
+    cite_margin: float = Field(
+        0.2, ge=0, description="Cite further sentences scoring within this of the best."
+    )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     background_load: bool = Field(
@@ -60,4 +66,9 @@ class Settings(BaseSettings):
 
     def answer_config(self) -> AnswerConfig:
         """Sentence selection and abstention."""
-        return AnswerConfig(max_citations=self.max_citations, abstain_below=self.abstain_below)
+        return AnswerConfig(
+            max_citations=self.max_citations,
+            abstain_below=self.abstain_below,
+            follow_margin=self.follow_margin,
+            cite_margin=self.cite_margin,
+        )

@@ -13,6 +13,7 @@ from index.chunking import chunk_text
 from index.documents import Document, iter_documents
 from index.embedding import Embedder
 from index.store import Chunk, DocumentEntry, IndexStore, chunk_id, new_manifest
+from index.text import tokenize
 
 # Chunks embedded before a segment is written and published: bounds memory, and an
 # interrupted run keeps everything published up to its last batch.
@@ -140,7 +141,8 @@ class IndexWriter:
             Chunk(chunk_id(number, row), doc.doc_id, start, end, sentences)
             for row, (doc, start, end, sentences) in enumerate(self._pending_chunks)
         ]
-        name = self.store.write_segment(number, self._pending_docs, chunks, vectors)
+        tokens = [tokenize(doc.text[start:end]) for doc, start, end, _ in self._pending_chunks]
+        name = self.store.write_segment(number, self._pending_docs, chunks, vectors, tokens)
         for doc in self._pending_docs:
             self.manifest.documents[doc.doc_id].segment = name
         self.manifest.next_segment = number + 1

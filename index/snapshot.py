@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from index.errors import DocumentNotFound
+from index.keyword import KeywordIndex
 from index.store import Chunk, IndexStore, Manifest, StoredDocument
-from index.text import tokenize
 from index.vectors import VectorIndex
 
 
@@ -25,6 +22,7 @@ class IndexSnapshot:
     documents: dict[str, StoredDocument]
     chunks: list[Chunk]
     vectors: VectorIndex
+    keywords: KeywordIndex
 
     @property
     def version(self) -> int:
@@ -45,18 +43,9 @@ class IndexSnapshot:
         """The chunk's text, a slice of its document."""
         return self.text(chunk.doc_id, chunk.start, chunk.end)
 
-    @cached_property
-    def chunk_frequencies(self) -> Counter[str]:
-        """In how many chunks each search token occurs."""
-        counts: Counter[str] = Counter()
-        for chunk in self.chunks:
-            counts.update(set(tokenize(self.chunk_text(chunk))))
-        return counts
-
     def idf(self, term: str) -> float:
-        """Inverse chunk frequency of a token (BM25's form, always positive)."""
-        n, df = len(self.chunks), self.chunk_frequencies.get(term, 0)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        """Inverse chunk frequency of a keyword token."""
+        return self.keywords.idf(term)
 
     def search(self, query_vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """The k chunks most similar to a unit query vector, best first."""
@@ -80,13 +69,17 @@ def load_snapshot(
     vectors = VectorIndex(dimensions)
     documents: dict[str, StoredDocument] = {}
     chunks: list[Chunk] = []
+    tokens: list[list[str]] = []
     if manifest is None:
         manifest = Manifest(version=0, model={}, chunking={})
     elif model is not None:
         manifest.check_compatible(model, manifest.chunking)
     for segment in manifest.segments:
-        seg_docs, seg_chunks, seg_vectors = store.read_segment(segment, manifest.documents)
+        seg_docs, seg_chunks, seg_vectors, seg_tokens = store.read_segment(
+            segment, manifest.documents
+        )
         documents.update((d.doc_id, d) for d in seg_docs)
         chunks.extend(seg_chunks)
         vectors.add(seg_vectors)
-    return IndexSnapshot(manifest, name, documents, chunks, vectors)
+        tokens.extend(seg_tokens)
+    return IndexSnapshot(manifest, name, documents, chunks, vectors, KeywordIndex(tokens))

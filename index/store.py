@@ -6,6 +6,7 @@ Layout::
     INDEX_DIR/manifests/manifest-N.json     model, chunking, and each live document's segment
     INDEX_DIR/segments/seg-N/vectors.npy    one float32 row per chunk
     INDEX_DIR/segments/seg-N/chunks.jsonl   chunk offsets and sentence spans, row order
+    INDEX_DIR/segments/seg-N/tokens.jsonl   each chunk's keyword tokens, row order
     INDEX_DIR/segments/seg-N/documents.jsonl  the documents' text, title and metadata
 
 A chunk is live when the manifest maps its document to the chunk's segment, so replacing or
@@ -31,7 +32,7 @@ from filelock import FileLock
 from index.documents import Document
 from index.errors import IndexMismatch, UnreadableDocument
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 
 
@@ -225,6 +226,7 @@ class IndexStore:
         documents: Sequence[Document],
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
+        tokens: Sequence[Sequence[str]],
     ) -> str:
         """Write a complete segment under a temporary name, then rename it into place."""
         name = f"seg-{number:08d}"
@@ -249,6 +251,7 @@ class IndexStore:
                 for c in chunks
             ),
         )
+        _write_durably(staging / "tokens.jsonl", _jsonl({"t": list(t)} for t in tokens))
         _write_durably(
             staging / "documents.jsonl",
             _jsonl(
@@ -303,8 +306,8 @@ class IndexStore:
 
     def read_segment(
         self, name: str, live: dict[str, DocumentEntry]
-    ) -> tuple[list[StoredDocument], list[Chunk], np.ndarray]:
-        """The live documents, chunks and vectors of one segment."""
+    ) -> tuple[list[StoredDocument], list[Chunk], np.ndarray, list[list[str]]]:
+        """The live documents, chunks, vectors and keyword tokens of one segment."""
         folder = self.segments_dir / name
         documents = []
         with open(folder / "documents.jsonl", encoding="utf-8") as f:
@@ -338,8 +341,14 @@ class IndexStore:
                             sentences=tuple((s, e) for s, e in record["sentences"]),
                         )
                     )
+        wanted = set(rows)
+        tokens = []
+        with open(folder / "tokens.jsonl", encoding="utf-8") as f:
+            for row, line in enumerate(f):
+                if row in wanted:
+                    tokens.append(json.loads(line)["t"])
         vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        return documents, chunks, np.asarray(vectors[rows], dtype=np.float32)
+        return documents, chunks, np.asarray(vectors[rows], dtype=np.float32), tokens
 
 
 def new_manifest(model: dict[str, Any], chunking: dict[str, int]) -> Manifest:

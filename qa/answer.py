@@ -34,6 +34,8 @@ class Answer:
     answered: bool
     text: str
     citations: list[Citation] = field(default_factory=list)
+    # The best sentence's evidence score, compared with the abstention threshold.
+    confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,10 @@ class AnswerConfig:
     chunk_weight: float = 0.2
     # Below this combined score of the best sentence the documents are taken not to answer.
     abstain_below: float = 0.55
-    # Further sentences are cited only when they score within this margin of the best.
+    # Further sentences are quoted in the answer when they score within this margin of the best,
     follow_margin: float = 0.08
+    # and listed as further citations within this wider one.
+    cite_margin: float = 0.2
     # Maximal marginal relevance: how much a sentence's similarity to those already cited counts.
     diversity: float = 0.3
 
@@ -165,7 +169,7 @@ class Answerer:
         if not candidates or candidates[0].score < config.abstain_below:
             return []
         best = candidates[0].score
-        pool = [c for c in candidates[1:] if c.score >= best - config.follow_margin]
+        pool = [c for c in candidates[1:] if c.score >= best - config.cite_margin]
         chosen = [candidates[0]]
         chosen_terms = [set(tokenize(candidates[0].text))]
         while pool and len(chosen) < config.max_citations:
@@ -185,12 +189,17 @@ class Answerer:
 
     def answer(self, snapshot: IndexSnapshot, question: str, top_k: int = 8) -> Answer:
         """Answer question from snapshot, or abstain when the evidence is weak."""
-        chosen = self.select(self.candidates(snapshot, question, top_k))
+        candidates = self.candidates(snapshot, question, top_k)
+        confidence = candidates[0].score if candidates else 0.0
+        chosen = self.select(candidates)
         if not chosen:
-            return Answer(answered=False, text=NO_ANSWER, citations=[])
+            return Answer(answered=False, text=NO_ANSWER, citations=[], confidence=confidence)
         citations = [
             Citation(n, c.doc_id, c.text, c.start, c.end, round(c.score, 4))
             for n, c in enumerate(chosen, start=1)
         ]
-        text = " ".join(f"\u201c{c.text}\u201d [{c.n}]" for c in citations)
-        return Answer(answered=True, text=text, citations=citations)
+        quoted = [c for c in chosen if c.score >= chosen[0].score - self.config.follow_margin]
+        text = " ".join(
+            f"\u201c{c.text}\u201d [{n}]" for n, c in enumerate(chosen, start=1) if c in quoted
+        )
+        return Answer(answered=True, text=text, citations=citations, confidence=confidence)

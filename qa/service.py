@@ -12,7 +12,7 @@ from index.embedding import Embedder
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import IndexStore, StoredDocument
 from qa.answer import Answer, AnswerConfig, Answerer
-from qa.retrieval import Hit, Retriever
+from qa.retrieval import Hit, RetrievalConfig, Retriever
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,12 @@ class QAService:
         embedder: Embedder,
         chunking: ChunkingConfig,
         answer_config: AnswerConfig | None = None,
+        retrieval_config: RetrievalConfig | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunking = chunking
-        self.retriever = Retriever(embedder)
+        self.retriever = Retriever(embedder, retrieval_config)
         self.answerer = Answerer(embedder, self.retriever, answer_config)
         self._reload_lock = threading.Lock()
         self._snapshot = self._load()

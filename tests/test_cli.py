@@ -55,3 +55,27 @@ def test_empty_question_is_a_clear_error(env: Path) -> None:
     result = runner.invoke(app, ["ask", "  "])
     assert result.exit_code == 2
     assert "question must not be empty" in result.output
+
+
+def test_eval_reports_retrieval_and_answers(env: Path) -> None:
+    dataset = env / "tiny"
+    (dataset / "qrels").mkdir(parents=True)
+    corpus = [
+        {"_id": "d1", "title": "Rivers", "text": "The Danube reaches the Black Sea."},
+        {"_id": "d2", "title": "Cats", "text": "Cats sleep most of the day."},
+    ]
+    queries = [
+        {"_id": "q1", "text": "Where does the Danube flow to?", "answers": ["Black Sea"]},
+        {"_id": "q2", "text": "How long do cats sleep?", "answers": ["most of the day"]},
+    ]
+    (dataset / "corpus.jsonl").write_text("\n".join(json.dumps(c) for c in corpus))
+    (dataset / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries))
+    (dataset / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n"
+    )
+    result = runner.invoke(app, ["eval", str(dataset), "--json", str(env / "report.json")])
+    assert result.exit_code == 0, result.output
+    assert "| ndcg@10 | 1.000 |" in result.output
+    report = json.loads((env / "report.json").read_text())
+    assert report["queries"] == 2
+    assert report["metrics"]["answer_in_top1"] == 1.0

@@ -278,7 +278,11 @@
           : "This service needs an API key. It is kept in this browser only.",
       );
       if (!key) {
-        throw new ApiError(`An API key is required. ${serverErr.message}`.trim(), 401, serverErr.code);
+        throw new ApiError(
+          `An API key is required to use this service (${serverErr.message.replace(/\.$/, "")}).`,
+          401,
+          serverErr.code,
+        );
       }
       setKey(key);
       res = await doFetch();
@@ -483,6 +487,7 @@
         if (state.answered === false && state.text.trim() === ABSTAIN_TEXT) body.hidden = true;
         if (failed) {
           li.classList.add("failed");
+          if (!state.text) body.hidden = true;
           li.append(h("p", { class: "message-error" }, message || "The answer could not be completed."));
         } else if (!state.text.trim() && state.answered !== false) {
           body.replaceChildren(h("em", null, "The service returned an empty answer."));
@@ -580,6 +585,8 @@
         const message = (err && err.message) || "The answer could not be loaded.";
         msg.finish({ failed: true, message });
         showError(message);
+        scrollToBottom(); // the error area took some height
+
         // Give the question back so it can be retried.
         if (!el.question.value.trim()) {
           el.question.value = text;

@@ -1,0 +1,36 @@
+"""BM25 keyword search and the tokenizer behind it."""
+
+from __future__ import annotations
+
+from index.keyword import KeywordIndex
+from index.text import tokenize
+
+
+def test_tokenize_stems_drops_function_words_and_splits_cjk_into_bigrams() -> None:
+    assert tokenize("What agencies does China support?") == ["agenc", "china", "support"]
+    assert tokenize("中国反对双重标准") == ["中国", "国反", "反对", "对双", "双重", "重标", "标准"]
+    assert tokenize("The", drop_stopwords=False) == ["the"]
+
+
+def test_bm25_ranks_rows_with_rarer_matching_terms_first() -> None:
+    index = KeywordIndex(
+        [tokenize("apples and pears"), tokenize("apples"), tokenize("pears pears"), []]
+    )
+    rows, scores = index.search(tokenize("pears"), k=10)
+    assert rows.tolist() == [2, 0]
+    assert scores[0] > scores[1] > 0
+    assert index.search(tokenize("bananas"), k=10)[0].tolist() == []
+    assert index.idf("pear") < index.idf("unknown")
+
+
+def test_chinese_text_is_searchable() -> None:
+    index = KeywordIndex([tokenize("我们必须反对双重标准和政治化。"), tokenize("中国支持联合国。")])
+    rows, _ = index.search(tokenize("中国反对什么？"), k=2)
+    assert rows.tolist()[0] == 0 or rows.tolist() == [1, 0]
+    assert index.search(tokenize("双重标准"), k=1)[0].tolist() == [0]
+
+
+def test_an_empty_index_finds_nothing() -> None:
+    index = KeywordIndex([])
+    assert index.search(["x"], k=3)[0].tolist() == []
+    assert index.scores(["x"]).tolist() == []
