@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 from dataclasses import dataclass, field
 from typing import IO
@@ -92,9 +93,13 @@ class MultipartUploads:
         if upload is None:
             return
         upload.size += end - start
+        if upload.too_large:
+            return
         if upload.size > self.max_bytes:
-            # Past the limit the rest is only counted, never kept.
+            # Past the limit the file is dropped; the rest is only counted, never kept.
             upload.too_large = True
+            upload.content.close()
+            upload.content = io.BytesIO()
             return
         upload.content.write(data[start:end])
 
@@ -139,7 +144,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 
 def too_large_message(max_bytes: int) -> str:
-    return f"larger than the {max_bytes / (1 << 20):g} MB limit (QA_MAX_UPLOAD_MB)"
+    return f"larger than the {round(max_bytes / (1 << 20), 3):g} MB limit (QA_MAX_UPLOAD_MB)"
 
 
 def close_all(files: list[UploadedFile]) -> None:

@@ -12,7 +12,7 @@ from index.errors import UnreadableDocument
 # Elements that never hold a page's main text.
 _HTML_DROP = (
     "script style noscript template nav aside form iframe svg canvas button select input "
-    "textarea head menu dialog".split()
+    "textarea head title menu dialog".split()
 )
 # A page's header and footer are site chrome; an article's are part of it.
 _HTML_PAGE_CHROME = ["header", "footer"]
