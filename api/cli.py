@@ -74,12 +74,18 @@ def index_command(
     except FileNotFoundError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from None
+    for error in report.errors:
+        typer.secho(f"skipped: {error}", err=True, fg=typer.colors.YELLOW)
+    if report.errors and prune:
+        typer.secho("nothing pruned, since some files were skipped", err=True)
     typer.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed; "
         f"{report.chunks_embedded} chunks embedded; index version {report.version} "
         f"in {settings.index_path}"
     )
+    if report.errors:
+        raise typer.Exit(code=1)
 
 
 @app.command("rm")

@@ -11,9 +11,9 @@ from typing import Protocol
 import numpy as np
 
 from index.chunking import chunk_text
-from index.documents import Document, iter_documents
+from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
-from index.errors import DocumentNotFound
+from index.errors import DocumentNotFound, QAError
 from index.store import Chunk, DocumentEntry, IndexStore, chunk_id, new_manifest
 
 # Chunks embedded before a segment is written and published: bounds memory, and an
@@ -54,6 +54,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     chunks_embedded: int = 0
     version: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -259,10 +260,17 @@ def build_index(
             segment_chunks=segment_chunks,
         )
         seen: set[str] = set()
-        for document in iter_documents(paths):
-            seen.add(document.doc_id)
-            getattr(report, writer.add(document)).append(document.doc_id)
-        if prune:
+        for file, doc_id in iter_paths(paths):
+            try:
+                for document in iter_file_documents(
+                    file, validate_doc_id(doc_id, allow_subfolders=True)
+                ):
+                    seen.add(document.doc_id)
+                    getattr(report, writer.add(document)).append(document.doc_id)
+            except QAError as exc:
+                report.errors.append(exc.message)
+        # A file that failed to load may hold documents still indexed: prune nothing then.
+        if prune and not report.errors:
             for doc_id in sorted(set(writer.manifest.documents) - seen):
                 writer.remove(doc_id)
                 report.removed.append(doc_id)

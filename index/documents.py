@@ -133,8 +133,13 @@ def iter_jsonl_documents(lines: Iterable[str], name: str) -> Iterator[Document]:
 def iter_file_documents(path: Path, doc_id: str) -> Iterator[Document]:
     """Documents in one file; a `.jsonl` file streams line by line."""
     if path.suffix.lower() in JSONL_SUFFIXES:
-        with path.open(encoding="utf-8-sig") as lines:
-            yield from iter_jsonl_documents(lines, path.name)
+        try:
+            with path.open(encoding="utf-8-sig") as lines:
+                yield from iter_jsonl_documents(lines, path.name)
+        except UnicodeDecodeError as exc:
+            raise UnreadableDocument(
+                f"{path.name}: not UTF-8 text ({exc.reason})", field="files"
+            ) from exc
         return
     yield from documents_from_bytes(path.name, path.read_bytes(), doc_id=doc_id)
 

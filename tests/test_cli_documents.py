@@ -56,3 +56,17 @@ def test_index_prune_rm_and_docs(folder: Path) -> None:
     missing = runner.invoke(app, ["rm", "b.html"])
     assert missing.exit_code == 2
     assert "no document with doc_id 'b.html'" in missing.output
+
+
+def test_a_bad_file_is_skipped_and_nothing_is_pruned(folder: Path) -> None:
+    runner.invoke(app, ["index", str(folder)])
+    (folder / "a.txt").unlink()
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 junk")
+    (folder / "c.md").write_text("# Gamma\n\nThe gamma hill is high.\n")
+    result = runner.invoke(app, ["index", "--prune", str(folder)])
+    assert result.exit_code == 1
+    assert "skipped: broken.pdf: not a readable PDF" in result.stderr
+    assert "nothing pruned" in result.stderr
+    assert result.stdout.startswith("1 added, 0 updated, 1 unchanged, 0 removed; 1 chunks")
+    listed = runner.invoke(app, ["docs"]).stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["a.txt", "b.html", "c.md"]
