@@ -55,7 +55,7 @@ _UPLOAD_BODY = {
                     "required": ["files"],
                 }
             },
-            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
+            "application/json": {"schema": DocumentIn.model_json_schema()},
         },
     }
 }
