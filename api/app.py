@@ -39,7 +39,13 @@ def load_service(settings: Settings) -> QAService:
     embedder = load_embedder(settings)
     store = IndexStore(settings.index_path)
     was_empty = not store.exists()
-    service = QAService(store, embedder, settings.chunking(), settings.answer_config())
+    service = QAService(
+        store,
+        embedder,
+        settings.chunking(),
+        settings.answer_config(),
+        segment_chunks=settings.segment_chunks,
+    )
     seeds = [path for path in settings.seed_paths if path.exists()]
     if settings.index_seeds_if_empty and was_empty and seeds:
         report = service.index_paths(seeds)
@@ -55,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = ModelRunner()
         app.state.runner = runner
+        # Uploads parse, lock and publish here, one at a time; only embedding uses the runner.
+        app.state.writer = ModelRunner(name="writer")
 
         def load() -> None:
             try:
@@ -75,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.writer.shutdown()
             runner.shutdown()
 
     app = FastAPI(
