@@ -13,7 +13,7 @@ import numpy as np
 from index.errors import DocumentNotFound
 from index.store import Chunk, IndexStore, Manifest, StoredDocument
 from index.text import tokenize
-from index.vectors import VectorIndex
+from index.vectors import VectorIndex, VectorIndexSpec
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def load_snapshot(
     """
     name = store.current_name()
     manifest = store.read_manifest()
-    vectors = VectorIndex(dimensions)
+    parts: list[np.ndarray] = []
     documents: dict[str, StoredDocument] = {}
     chunks: list[Chunk] = []
     if manifest is None:
@@ -88,5 +88,9 @@ def load_snapshot(
         seg_docs, seg_chunks, seg_vectors = store.read_segment(segment, manifest.documents)
         documents.update((d.doc_id, d) for d in seg_docs)
         chunks.extend(seg_chunks)
-        vectors.add(seg_vectors)
+        parts.append(seg_vectors)
+    matrix = np.vstack(parts) if parts else np.zeros((0, dimensions), np.float32)
+    del parts  # at a million chunks each copy is 1.5 GB
+    spec = VectorIndexSpec.from_dict(manifest.vector_index)
+    vectors = VectorIndex.build(dimensions, matrix, spec)
     return IndexSnapshot(manifest, name, documents, chunks, vectors)
