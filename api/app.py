@@ -39,7 +39,13 @@ def load_service(settings: Settings) -> QAService:
     embedder = load_embedder(settings)
     store = IndexStore(settings.index_path)
     was_empty = not store.exists()
-    service = QAService(store, embedder, settings.chunking(), settings.answer_config())
+    service = QAService(
+        store,
+        embedder,
+        settings.chunking(),
+        settings.answer_config(),
+        answer_cache_size=settings.answer_cache_size,
+    )
     seeds = [path for path in settings.seed_paths if path.exists()]
     if settings.index_seeds_if_empty and was_empty and seeds:
         report = service.index_paths(seeds)

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(200, ge=0, description="Characters repeated between chunks.")
     top_k: int = Field(8, ge=1, le=50, description="Chunks retrieved to answer a question.")
     max_citations: int = Field(3, ge=1, le=10, description="Most sentences cited in an answer.")
+    answer_cache_size: int = Field(
+        1024, ge=0, description="Answers kept for repeated questions (0: no cache)."
+    )
     abstain_below: float = Field(0.55, description="Evidence score under which it abstains.")
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")

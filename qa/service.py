@@ -12,6 +12,7 @@ from index.embedding import Embedder
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import IndexStore, StoredDocument
 from qa.answer import Answer, AnswerConfig, Answerer
+from qa.cache import VersionedLRU
 from qa.retrieval import Hit, Retriever
 
 
@@ -34,12 +35,14 @@ class QAService:
         embedder: Embedder,
         chunking: ChunkingConfig,
         answer_config: AnswerConfig | None = None,
+        answer_cache_size: int = 1024,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunking = chunking
         self.retriever = Retriever(embedder)
         self.answerer = Answerer(embedder, self.retriever, answer_config)
+        self.answers: VersionedLRU[Answer] = VersionedLRU(answer_cache_size)
         self._reload_lock = threading.Lock()
         self._snapshot = self._load()
 
@@ -58,8 +61,14 @@ class QAService:
         return current
 
     def ask(self, question: str, top_k: int = 8) -> Answer:
-        """An answer with verbatim citations, or an abstention."""
-        return self.answerer.answer(self.snapshot, question, top_k)
+        """An answer with verbatim citations, or an abstention; repeated questions from cache."""
+        snapshot = self.snapshot
+        # The manifest name changes with every published version, i.e. with any document change.
+        return self.answers.get_or_compute(
+            snapshot.manifest_name,
+            (question, top_k),
+            lambda: self.answerer.answer(snapshot, question, top_k),
+        )
 
     def search(self, query: str, top_k: int = 10) -> list[Hit]:
         """The best chunks for query (retrieval only)."""
