@@ -37,7 +37,9 @@ def _fail(error: QAError) -> typer.Exit:
 def index_command(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or folders to index (.txt, .md, .jsonl); default: the seeds."),
+        typer.Argument(
+            help="Files, folders or tar archives of .txt, .md, .jsonl files; default: the seeds."
+        ),
     ] = None,
     prune: Annotated[
         bool, typer.Option(help="Remove indexed documents that are no longer under PATHS.")

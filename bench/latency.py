@@ -247,6 +247,8 @@ def main() -> None:
         "QA_DATA_DIR": str(data),
         "QA_SEED_PATHS": str(ROOT / "seeds"),
         "HF_HUB_OFFLINE": "1",
+        # Measure the work, not the answer cache; --server-env QA_ANSWER_CACHE_SIZE=1024 for it.
+        "QA_ANSWER_CACHE_SIZE": "0",
     }
     env.update(kv.split("=", 1) for kv in args.server_env)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tarfile
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from index.errors import InvalidDocumentId, UnreadableDocument, UnsupportedForma
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl"})
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2")
 MAX_DOC_ID_CHARS = 512
 
 
@@ -122,6 +124,34 @@ def iter_file_documents(path: Path, doc_id: str) -> Iterator[Document]:
     yield from documents_from_bytes(path.name, path.read_bytes(), doc_id=doc_id)
 
 
+def is_archive(path: Path) -> bool:
+    """True for a tar archive, compressed or not, by its name."""
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def iter_archive_documents(path: Path) -> Iterator[Document]:
+    """Documents in a tar archive, read as a stream without extracting it.
+
+    Each supported file inside becomes documents with doc_id = its path in the archive; memory
+    holds one member at a time, whatever the archive's size.
+    """
+    try:
+        with tarfile.open(path, mode="r|*") as archive:
+            for member in archive:
+                name = member.name.removeprefix("./")
+                suffix = Path(name).suffix.lower()
+                hidden = any(part.startswith(".") for part in name.split("/"))
+                if not member.isfile() or hidden or suffix not in SUPPORTED_SUFFIXES:
+                    continue
+                data = archive.extractfile(member)
+                if data is None:
+                    continue
+                doc_id = validate_doc_id(name, allow_subfolders=True)
+                yield from documents_from_bytes(name, data.read(), doc_id=doc_id)
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise UnreadableDocument(f"{path.name}: not a readable tar archive ({exc})") from exc
+
+
 def iter_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
     """Each supported file under paths with its doc_id (its path relative to the folder given)."""
     for path in paths:
@@ -140,5 +170,9 @@ def iter_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
 
 def iter_documents(paths: Iterable[Path]) -> Iterator[Document]:
     """Every document under the given files and folders, read lazily."""
-    for file, doc_id in iter_paths(paths):
-        yield from iter_file_documents(file, validate_doc_id(doc_id, allow_subfolders=True))
+    for path in paths:
+        if path.is_file() and is_archive(path):
+            yield from iter_archive_documents(path)
+            continue
+        for file, doc_id in iter_paths([path]):
+            yield from iter_file_documents(file, validate_doc_id(doc_id, allow_subfolders=True))
