@@ -24,7 +24,9 @@ class AskRequest(BaseModel):
     """A question about the documents."""
 
     question: str = Field(description="The question, 1 to 2,000 characters.")
-    top_k: int = Field(8, ge=1, le=50, description="Passages retrieved to answer it.")
+    top_k: int | None = Field(
+        None, ge=1, le=50, description="Passages retrieved to answer it (default QA_TOP_K)."
+    )
 
     @field_validator("question")
     @classmethod
