@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
+
+from qa.check import split_claims
 
 MAX_QUESTION_CHARS = 2000
 
@@ -106,3 +108,39 @@ class HealthResponse(BaseModel):
     documents: int | None = None
     chunks: int | None = None
     index_version: int | None = None
+
+
+MAX_DRAFT_CHARS = 20_000
+MAX_DRAFT_CLAIMS = 200
+
+
+class CheckRequest(BaseModel):
+    """A draft to fact-check: each of its sentences is a claim."""
+
+    text: str = Field(description="A sentence or a paragraph, 1 to 20,000 characters.")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be empty")
+        if len(value) > MAX_DRAFT_CHARS:
+            raise ValueError(f"text must be at most {MAX_DRAFT_CHARS:,} characters")
+        if len(split_claims(value)) > MAX_DRAFT_CLAIMS:
+            raise ValueError(f"text must have at most {MAX_DRAFT_CLAIMS} sentences")
+        return value
+
+
+class ClaimOut(BaseModel):
+    """A claim of the draft, its verdict and the verbatim excerpts that decide it."""
+
+    text: str
+    verdict: Literal["supported", "contradicted", "not_found"]
+    score: float = Field(description="Support of the deciding evidence (similarity and coverage).")
+    evidence: list[CitationOut]
+
+
+class CheckResponse(BaseModel):
+    """A verdict for each sentence of the draft, in order."""
+
+    claims: list[ClaimOut]
