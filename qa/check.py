@@ -95,8 +95,24 @@ def coverage(snapshot: IndexSnapshot, claim_terms: set[str], covered_terms: set[
     return sum(snapshot.idf(t) for t in claim_terms & covered_terms) / total
 
 
-def signals(snapshot: IndexSnapshot, claim: str, candidate: SentenceCandidate) -> EvidenceSignals:
-    """The checking signals of one evidence sentence for claim."""
+def document_terms(snapshot: IndexSnapshot, claim: str, doc_id: str) -> set[str]:
+    """The search terms of a document and its title, with the claim's aliases it spells out."""
+    document = snapshot.documents[doc_id]
+    text = f"{document.title}\n{document.text}"
+    return set(tokenize(text)) | alias_terms(claim, text)
+
+
+def signals(
+    snapshot: IndexSnapshot,
+    claim: str,
+    candidate: SentenceCandidate,
+    in_document: set[str] | None = None,
+) -> EvidenceSignals:
+    """The checking signals of one evidence sentence for claim.
+
+    A name counts as missing only when the sentence's whole document (in_document, its terms)
+    lacks it: names are often spelled out once, then abbreviated or implied.
+    """
     text = candidate.text
     # Negation words and opposite-polarity words say how the claim relates to the evidence,
     # not what it is about: they do not count against coverage.
@@ -106,7 +122,8 @@ def signals(snapshot: IndexSnapshot, claim: str, candidate: SentenceCandidate) -
     covered = evidence_terms | counterpart_terms(claim_terms, evidence_terms)
     evidence_numbers = numbers(text)
     missing_numbers = tuple(sorted(n for n in numbers(claim) if n not in evidence_numbers))
-    missing_names = tuple(sorted(n for n in names(claim) if not set(tokenize(n)) <= evidence_terms))
+    name_terms = evidence_terms | (in_document or set())
+    missing_names = tuple(sorted(n for n in names(claim) if not set(tokenize(n)) <= name_terms))
     return EvidenceSignals(
         candidate=candidate,
         similarity=candidate.similarity,
@@ -133,7 +150,9 @@ def decide(
     verdict: Verdict
     if contradicting:
         chosen, verdict = contradicting, "contradicted"
-    elif best >= config.supported_at and not (ranked[0].missing_numbers or ranked[0].missing_names):
+    elif best >= config.supported_at and not (
+        ranked[0].missing_numbers or ranked[0].missing_names or ranked[0].contradiction_cue
+    ):
         chosen = [
             s
             for s in deciding
@@ -168,7 +187,12 @@ class FactChecker:
     def examine(self, snapshot: IndexSnapshot, claim: str) -> list[EvidenceSignals]:
         """Signals of the sentences most likely to bear on claim, in the answerer's order."""
         candidates = self.answerer.candidates(snapshot, claim, self.config.top_k)
-        return [signals(snapshot, claim, c) for c in candidates[: self.config.examined]]
+        examined = candidates[: self.config.examined]
+        in_document = {
+            doc_id: document_terms(snapshot, claim, doc_id)
+            for doc_id in {c.doc_id for c in examined}
+        }
+        return [signals(snapshot, claim, c, in_document[c.doc_id]) for c in examined]
 
     def check_claim(self, snapshot: IndexSnapshot, claim: str, start: int = 0) -> ClaimCheck:
         """The verdict on one claim."""

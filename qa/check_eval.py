@@ -139,9 +139,9 @@ def examine_all(
 TUNING_GRID: dict[str, tuple[float, ...]] = {
     "similarity_weight": (0.3, 0.5, 0.7),
     "related_at": (0.4, 0.45, 0.5, 0.55, 0.6),
-    "supported_at": (0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
-    "contradiction_coverage": (0.3, 0.5, 0.7),
-    "margin": (0.0, 0.05, 0.1),
+    "supported_at": (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
+    "contradiction_coverage": (0.2, 0.3, 0.5, 0.7),
+    "margin": (0.0, 0.05, 0.1, 0.15, 0.2),
 }
 
 
