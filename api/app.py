@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.deps import ModelRunner
 from api.errors import install_error_handlers
-from api.routes import ask, documents, health, search
+from api.routes import ask, check, documents, health, search
 from api.settings import Settings
 from index.embedding import SentenceTransformerEmbedder
 from index.errors import QAError
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (health, ask, search, documents):
+    for module in (health, ask, search, documents, check):
         app.include_router(module.router)
 
     static = files("api") / "static"

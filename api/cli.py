@@ -231,6 +231,116 @@ def eval_command(
         json_out.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
 
 
+@app.command("check")
+def check_command(
+    text: Annotated[str, typer.Argument(help="A sentence or a paragraph of a draft.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON body.")] = False,
+) -> None:
+    """Mark each sentence supported, contradicted or not found, with the evidence that decides."""
+    from api.schemas import MAX_DRAFT_CHARS
+    from qa.check import FactChecker
+
+    if not text.strip() or len(text) > MAX_DRAFT_CHARS:
+        typer.secho(
+            f"error: text must be 1 to {MAX_DRAFT_CHARS:,} characters",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(code=2)
+    try:
+        service = _service(Settings())
+        claims = FactChecker(service.answerer).check(service.snapshot, text)
+    except QAError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        body = {
+            "claims": [
+                {
+                    "text": c.text,
+                    "verdict": c.verdict,
+                    "score": c.score,
+                    "evidence": [asdict(e) for e in c.evidence],
+                }
+                for c in claims
+            ]
+        }
+        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    for c in claims:
+        typer.echo(f"{c.verdict.upper():<12} {c.score:.3f}  {c.text}")
+        for e in c.evidence:
+            typer.echo(f"    [{e.n}] {e.doc_id} [{e.start}:{e.end}] {e.text}")
+
+
+@app.command("eval-check")
+def eval_check_command(
+    dataset: Annotated[
+        Path,
+        typer.Argument(help="Folder with corpus.jsonl and claims_with_rationales.jsonl (SciFact)."),
+    ],
+    limit: Annotated[int | None, typer.Option(min=1, help="Check only the first N claims.")] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures to this JSON file.")
+    ] = None,
+    tune: Annotated[
+        bool,
+        typer.Option(help="Grid-search thresholds on even-id claims; report odd-id ones too."),
+    ] = False,
+) -> None:
+    """Measure fact checking: evidence recall@3, verdict accuracy, confusion (throwaway index)."""
+    import tempfile
+
+    from api.app import load_embedder
+    from index.build import build_index
+    from index.snapshot import load_snapshot
+    from index.store import IndexStore
+    from qa.answer import Answerer
+    from qa.check import FactChecker
+    from qa.check_eval import examine_all, halves, load_claims, markdown, score, tune_config
+    from qa.retrieval import Retriever
+
+    settings = Settings()
+    if (
+        not (dataset / "corpus.jsonl").is_file()
+        or not (dataset / "claims_with_rationales.jsonl").is_file()
+    ):
+        typer.secho(
+            f"error: {dataset} needs corpus.jsonl and claims_with_rationales.jsonl",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(code=2)
+    golds = load_claims(dataset)[:limit]
+    embedder = load_embedder(settings)
+    with tempfile.TemporaryDirectory(prefix="qa-eval-check-") as folder:
+        store = IndexStore(Path(folder))
+        with tqdm(unit="chunk", desc="indexing", delay=1.0) as progress:
+            build_index(
+                [dataset / "corpus.jsonl"], store, embedder, settings.chunking(), progress=progress
+            )
+        snapshot = load_snapshot(store, embedder.dimensions)
+        checker = FactChecker(Answerer(embedder, Retriever(embedder), settings.answer_config()))
+        with tqdm(total=len(golds), unit="claim", desc="checking", delay=1.0) as progress:
+            examined = examine_all(checker, snapshot, golds, lambda: progress.update())
+    config = checker.config
+    even, odd = halves(golds)
+    if tune:
+        config = tune_config([golds[i] for i in even], [examined[i] for i in even], config)
+    subsets = {"all": list(range(len(golds))), "even ids": even, "odd ids": odd}
+    reports = {
+        name: score([golds[i] for i in idx], [examined[i] for i in idx], config)
+        for name, idx in subsets.items()
+        if idx
+    }
+    typer.echo(markdown(reports))
+    if tune:
+        typer.echo(f"\nTuned on even ids: {reports['all'].config}")
+    if json_file is not None:
+        json_file.write_text(
+            json.dumps({n: asdict(r) for n, r in reports.items()}, indent=2), encoding="utf-8"
+        )
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str | None, typer.Option(help="Address to bind (QA_HOST).")] = None,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from api.errors import ErrorDetail
+from qa.check import split_claims
 
 MAX_QUESTION_CHARS = 2000
 Outcome = Literal["added", "updated", "unchanged", "deleted", "error"]
@@ -143,3 +144,39 @@ class DocumentResults(BaseModel):
     """One result per document, in upload order."""
 
     results: list[DocumentResult]
+
+
+MAX_DRAFT_CHARS = 20_000
+MAX_DRAFT_CLAIMS = 200
+
+
+class CheckRequest(BaseModel):
+    """A draft to fact-check: each of its sentences is a claim."""
+
+    text: str = Field(description="A sentence or a paragraph, 1 to 20,000 characters.")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be empty")
+        if len(value) > MAX_DRAFT_CHARS:
+            raise ValueError(f"text must be at most {MAX_DRAFT_CHARS:,} characters")
+        if len(split_claims(value)) > MAX_DRAFT_CLAIMS:
+            raise ValueError(f"text must have at most {MAX_DRAFT_CLAIMS} sentences")
+        return value
+
+
+class ClaimOut(BaseModel):
+    """A claim of the draft, its verdict and the verbatim excerpts that decide it."""
+
+    text: str
+    verdict: Literal["supported", "contradicted", "not_found"]
+    score: float = Field(description="Support of the deciding evidence (similarity and coverage).")
+    evidence: list[CitationOut]
+
+
+class CheckResponse(BaseModel):
+    """A verdict for each sentence of the draft, in order."""
+
+    claims: list[ClaimOut]

@@ -26,8 +26,8 @@ class AbstentionModel:
     """P(answerable) = sigmoid(weights . features + bias); abstain below the threshold."""
 
     # Fitted by bench/calibrate.py on squad2 + bench/data/ood_questions.jsonl (README, Quality).
-    weights: tuple[float, ...] = (3.368, 2.213, 4.468, -0.851, -1.854, -2.408)
-    bias: float = -4.910
+    weights: tuple[float, ...] = (3.004, 2.273, 5.784, -2.414, -1.799, -2.385)
+    bias: float = -4.354
     threshold: float = ABSTAIN_THRESHOLD
 
     def probability(self, features: Sequence[float]) -> float:

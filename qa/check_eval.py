@@ -1,0 +1,200 @@
+"""Measuring the fact checker on SciFact-style data: evidence recall, verdicts, confusion."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from index.snapshot import IndexSnapshot
+from qa.check import VERDICTS, CheckConfig, EvidenceSignals, FactChecker, Verdict, decide
+
+GOLD_VERDICTS: dict[str, Verdict] = {"SUPPORT": "supported", "CONTRADICT": "contradicted"}
+
+
+@dataclass(frozen=True)
+class GoldClaim:
+    """A claim, its expected verdict and the sentences (as offsets) that justify it."""
+
+    claim_id: str
+    text: str
+    verdict: Verdict
+    rationales: tuple[tuple[str, int, int], ...]
+
+
+@dataclass
+class CheckReport:
+    """Figures of one evaluation run."""
+
+    claims: int = 0
+    with_evidence: int = 0
+    evidence_recall_at_3: float = 0.0
+    accuracy: float = 0.0
+    macro_f1: float = 0.0
+    # confusion[gold][predicted] = count
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+    config: dict[str, float] = field(default_factory=dict)
+
+
+def sentence_spans(sentences: Sequence[str]) -> list[tuple[int, int]]:
+    """Offsets of sentences in " ".join(sentences)."""
+    spans, start = [], 0
+    for sentence in sentences:
+        spans.append((start, start + len(sentence)))
+        start += len(sentence) + 1
+    return spans
+
+
+def load_claims(dataset: Path, split: str = "train") -> list[GoldClaim]:
+    """The claims of a split with their gold verdicts and rationale sentence offsets."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    with (dataset / "corpus.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            spans[str(record["_id"])] = sentence_spans(record["sentences"])
+    claims = []
+    with (dataset / "claims_with_rationales.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record.get("split", split) != split:
+                continue
+            evidence = record["evidence"]
+            labels = {e["label"] for e in evidence}
+            if len(labels) > 1:
+                continue  # conflicting gold: no single right verdict
+            verdict = GOLD_VERDICTS[labels.pop()] if labels else "not_found"
+            rationales = tuple(
+                (str(e["doc_id"]), *spans[str(e["doc_id"])][i])
+                for e in evidence
+                for i in e["sentences"]
+            )
+            claims.append(GoldClaim(str(record["id"]), record["claim"], verdict, rationales))
+    return claims
+
+
+def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
+    """Same document, and the spans share at least half of the shorter one."""
+    if a[0] != b[0]:
+        return False
+    shared = min(a[2], b[2]) - max(a[1], b[1])
+    return shared > 0 and shared * 2 >= min(a[2] - a[1], b[2] - b[1])
+
+
+def evidence_hit(gold: GoldClaim, examined: list[EvidenceSignals], config: CheckConfig) -> bool:
+    """True when a rationale sentence is among the top 3 sentences by support."""
+    ranked = sorted(examined, key=lambda s: s.support(config), reverse=True)[:3]
+    spans = [(s.candidate.doc_id, s.candidate.start, s.candidate.end) for s in ranked]
+    return any(_overlaps(span, r) for span in spans for r in gold.rationales)
+
+
+def score(
+    golds: Sequence[GoldClaim], examined: Sequence[list[EvidenceSignals]], config: CheckConfig
+) -> CheckReport:
+    """Evidence recall@3, verdict accuracy, macro F1 and the confusion matrix."""
+    confusion: dict[str, dict[str, int]] = {g: dict.fromkeys(VERDICTS, 0) for g in VERDICTS}
+    hits = with_evidence = 0
+    for gold, signals in zip(golds, examined, strict=True):
+        verdict = decide(gold.text, 0, len(gold.text), signals, config).verdict
+        confusion[gold.verdict][verdict] += 1
+        if gold.rationales:
+            with_evidence += 1
+            hits += evidence_hit(gold, signals, config)
+    total = len(golds)
+    correct = sum(confusion[v][v] for v in VERDICTS)
+    f1s = []
+    for v in VERDICTS:
+        predicted = sum(confusion[g][v] for g in VERDICTS)
+        actual = sum(confusion[v].values())
+        f1s.append(2 * confusion[v][v] / (predicted + actual) if predicted + actual else 0.0)
+    return CheckReport(
+        claims=total,
+        with_evidence=with_evidence,
+        evidence_recall_at_3=hits / with_evidence if with_evidence else 0.0,
+        accuracy=correct / total if total else 0.0,
+        macro_f1=sum(f1s) / len(f1s),
+        confusion=confusion,
+        config={k: v for k, v in asdict(config).items() if isinstance(v, float)},
+    )
+
+
+def examine_all(
+    checker: FactChecker,
+    snapshot: IndexSnapshot,
+    golds: Iterable[GoldClaim],
+    progress: Callable[[], object] | None = None,
+) -> list[list[EvidenceSignals]]:
+    """The signals of each claim's examined sentences (the slow, model-bound part)."""
+    examined = []
+    for gold in golds:
+        examined.append(checker.examine(snapshot, gold.text))
+        if progress:
+            progress()
+    return examined
+
+
+TUNING_GRID: dict[str, tuple[float, ...]] = {
+    "similarity_weight": (0.3, 0.5, 0.7),
+    "related_at": (0.4, 0.45, 0.5, 0.55, 0.6),
+    "supported_at": (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
+    "contradiction_coverage": (0.2, 0.3, 0.5, 0.7),
+    "margin": (0.0, 0.05, 0.1, 0.15, 0.2),
+}
+
+
+def tune_config(
+    golds: Sequence[GoldClaim],
+    examined: Sequence[list[EvidenceSignals]],
+    base: CheckConfig,
+    grid: dict[str, tuple[float, ...]] = TUNING_GRID,
+) -> CheckConfig:
+    """The grid configuration with the best macro F1 on the claims given (ties: accuracy)."""
+    best, best_key = base, (-1.0, -1.0)
+    names = list(grid)
+    for values in itertools.product(*(grid[n] for n in names)):
+        params: dict[str, Any] = dict(zip(names, values, strict=True))
+        if params["supported_at"] < params["related_at"]:
+            continue
+        params["coverage_weight"] = 1.0 - params["similarity_weight"]
+        config = replace(base, **params)
+        report = score(golds, examined, config)
+        key = (report.macro_f1, report.accuracy)
+        if key > best_key:
+            best, best_key = config, key
+    return best
+
+
+def halves(golds: Sequence[GoldClaim]) -> tuple[list[int], list[int]]:
+    """Indices of claims with even ids (for tuning) and odd ids (held out)."""
+    even = [i for i, g in enumerate(golds) if int(g.claim_id) % 2 == 0]
+    odd = [i for i, g in enumerate(golds) if int(g.claim_id) % 2 == 1]
+    return even, odd
+
+
+def markdown(reports: dict[str, CheckReport]) -> str:
+    """The reports as Markdown tables: figures per subset, then each confusion matrix."""
+    lines = [
+        "| claims | n | with evidence | evidence recall@3 | verdict accuracy | macro F1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in reports.items():
+        lines.append(
+            f"| {name} | {r.claims} | {r.with_evidence} | {r.evidence_recall_at_3:.3f} "
+            f"| {r.accuracy:.3f} | {r.macro_f1:.3f} |"
+        )
+    for name, r in reports.items():
+        lines += ["", f"Confusion ({name}; rows gold, columns predicted):", ""]
+        lines.append("| gold \\ predicted | " + " | ".join(VERDICTS) + " |")
+        lines.append("|---" * (len(VERDICTS) + 1) + "|")
+        for gold in VERDICTS:
+            row = r.confusion.get(gold, {})
+            lines.append(f"| {gold} | " + " | ".join(str(row.get(p, 0)) for p in VERDICTS) + " |")
+    return "\n".join(lines)
+
+
+def subset_counts(golds: Sequence[GoldClaim]) -> Counter[str]:
+    """How many claims of each gold verdict."""
+    return Counter(g.verdict for g in golds)

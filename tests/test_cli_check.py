@@ -1,0 +1,51 @@
+"""`qa check`: verdicts as lines or as the API's JSON body."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from index.embedding import SentenceTransformerEmbedder
+from tests.conftest import SEED_DOC_ID, SEEDS
+
+
+@pytest.fixture
+def seed_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: SentenceTransformerEmbedder
+) -> None:
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QA_SEED_PATHS", str(SEEDS))
+    # The configured model is the session's, already loaded.
+    monkeypatch.setattr("api.app.load_embedder", lambda settings: embedder)
+
+
+@pytest.mark.usefixtures("seed_env")
+def test_check_prints_json_like_the_api() -> None:
+    result = CliRunner().invoke(
+        app, ["check", "China supports INTERPOL. Zhang Jun called for sanctions.", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    claims = json.loads(result.output)["claims"]
+    assert [c["verdict"] for c in claims] == ["supported", "not_found"]
+    assert claims[0]["evidence"][0]["doc_id"] == SEED_DOC_ID
+
+
+@pytest.mark.usefixtures("seed_env")
+def test_check_prints_a_line_per_claim() -> None:
+    result = CliRunner().invoke(app, ["check", "We must support double standards."])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("CONTRADICTED")
+    assert lines[0].endswith("We must support double standards.")
+    assert lines[1].startswith(f"    [1] {SEED_DOC_ID} [")
+    assert lines[1].endswith("We must oppose double standards and politicization.")
+
+
+def test_check_refuses_empty_text() -> None:
+    result = CliRunner().invoke(app, ["check", "  "])
+    assert result.exit_code == 2
+    assert "text must be 1 to 20,000 characters" in result.output
