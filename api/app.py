@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -12,13 +13,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api.auth import ApiKeyMiddleware
 from api.deps import ModelRunner
 from api.errors import install_error_handlers
-from api.routes import ask, documents, health, search
+from api.routes import ask, chat, conversations, documents, health, search
 from api.settings import Settings
 from index.embedding import SentenceTransformerEmbedder
 from index.errors import QAError
 from index.store import IndexStore
+from qa.conversation_store import ConversationStore
 from qa.service import QAService
 
 logger = logging.getLogger("api")
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = ModelRunner()
         app.state.runner = runner
+        app.state.conversations = ConversationStore(settings.conversations_database)
 
         def load() -> None:
             try:
@@ -76,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             runner.shutdown()
+            app.state.conversations.close()
 
     app = FastAPI(
         title="Document QA",
@@ -86,7 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = None
     app.state.load_error = None
+    app.state.started = int(time.time())
     install_error_handlers(app)
+    if settings.api_keys:
+        # Added before CORS, so CORS wraps it: preflights and 401s get CORS headers.
+        app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -94,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (health, ask, search, documents):
+    for module in (health, ask, search, documents, chat, conversations):
         app.include_router(module.router)
 
     static = files("api") / "static"

@@ -12,6 +12,8 @@ from fastapi import Depends, Request
 
 from api.settings import Settings
 from index.errors import IndexNotReady
+from qa.conversation import ConversationalQA
+from qa.conversation_store import ConversationStore
 from qa.service import QAService
 
 P = ParamSpec("P")
@@ -56,6 +58,23 @@ def get_runner(request: Request) -> ModelRunner:
     return runner
 
 
+def get_conversations(request: Request) -> ConversationStore:
+    """The conversation store, opened at start-up."""
+    store: ConversationStore = request.app.state.conversations
+    return store
+
+
+def get_chat(
+    service: Annotated[QAService, Depends(get_service)],
+    store: Annotated[ConversationStore, Depends(get_conversations)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> ConversationalQA:
+    """Questions within conversations, over the loaded service."""
+    return ConversationalQA(service, store, history_turns=settings.history_turns)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServiceDep = Annotated[QAService, Depends(get_service)]
 RunnerDep = Annotated[ModelRunner, Depends(get_runner)]
+ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
+ChatDep = Annotated[ConversationalQA, Depends(get_chat)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -22,6 +23,11 @@ class AskRequest(BaseModel):
 
     question: str = Field(description="The question, 1 to 2,000 characters.")
     top_k: int = Field(8, ge=1, le=50, description="Passages retrieved to answer it.")
+    conversation_id: str | None = Field(
+        None,
+        max_length=64,
+        description="Ask as a follow-up in this conversation; a new one is started when omitted.",
+    )
 
     @field_validator("question")
     @classmethod
@@ -46,6 +52,9 @@ class AskResponse(BaseModel):
     answer: str
     answered: bool
     citations: list[CitationOut]
+    conversation_id: str | None = Field(
+        None, description="The conversation this turn belongs to; pass it to ask a follow-up."
+    )
 
 
 class SearchRequest(BaseModel):
@@ -106,3 +115,23 @@ class HealthResponse(BaseModel):
     documents: int | None = None
     chunks: int | None = None
     index_version: int | None = None
+
+
+class TurnOut(BaseModel):
+    """One question of a conversation and its answer."""
+
+    n: int
+    question: str
+    query: str = Field(description="What was retrieved with: the question plus earlier terms.")
+    answer: str
+    answered: bool
+    citations: list[CitationOut]
+    created_at: datetime
+
+
+class ConversationOut(BaseModel):
+    """A conversation's turns, oldest first."""
+
+    conversation_id: str
+    created_at: datetime
+    turns: list[TurnOut]

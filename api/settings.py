@@ -47,8 +47,18 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [], description="Origins allowed by CORS, comma-separated."
     )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        [], description="When set, every /v1/ route needs `Authorization: Bearer <one of these>`."
+    )
+    conversations_url: str | None = Field(
+        None, description="SQLAlchemy URL of the conversation store; default SQLite in DATA_DIR."
+    )
+    history_turns: int = Field(3, ge=0, le=20, description="Earlier turns a follow-up draws on.")
+    chat_model_name: str = Field(
+        "qa-extractive", description="Model id of /v1/chat/completions and /v1/models."
+    )
 
-    @field_validator("seed_paths", "cors_origins", mode="before")
+    @field_validator("seed_paths", "cors_origins", "api_keys", mode="before")
     @classmethod
     def _split_comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -59,6 +69,13 @@ class Settings(BaseSettings):
     def index_path(self) -> Path:
         """The index folder."""
         return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+    @property
+    def conversations_database(self) -> str:
+        """The conversation store's SQLAlchemy URL."""
+        if self.conversations_url:
+            return self.conversations_url
+        return f"sqlite:///{(self.data_dir / 'conversations.db').resolve()}"
 
     def chunking(self) -> ChunkingConfig:
         """Chunking as the index records it."""

@@ -1,4 +1,4 @@
-"""Questions answered with verbatim citations."""
+"""Questions answered with verbatim citations, alone or as follow-ups in a conversation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from api.deps import RunnerDep, ServiceDep
+from api.deps import ChatDep, RunnerDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import AskRequest, AskResponse, CitationOut
 
@@ -14,11 +14,19 @@ router = APIRouter(tags=["ask"], responses=ERROR_RESPONSES)
 
 
 @router.post("/v1/ask", response_model=AskResponse)
-async def ask(body: AskRequest, service: ServiceDep, runner: RunnerDep) -> AskResponse:
-    """Answer a question by quoting the documents, or say that they do not answer it."""
-    answer = await runner.run(service.ask, body.question, body.top_k)
+async def ask(body: AskRequest, chat: ChatDep, runner: RunnerDep) -> AskResponse:
+    """Answer a question by quoting the documents, or say that they do not answer it.
+
+    Every answer names its conversation; send that `conversation_id` with the next question to
+    ask a follow-up ("What should they strengthen coordination with?").
+    """
+    conversation_id, _, result = await runner.run(
+        chat.ask, body.question, body.conversation_id, body.top_k
+    )
+    answer = result.answer
     return AskResponse(
         answer=answer.text,
         answered=answer.answered,
         citations=[CitationOut(**asdict(c)) for c in answer.citations],
+        conversation_id=conversation_id,
     )
