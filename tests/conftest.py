@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,13 +63,9 @@ class LiveServer:
     api_key: str
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The app on the seeds under a real uvicorn, on a free port of 127.0.0.1."""
-    data = tmp_path_factory.mktemp("live-data")
-    settings = Settings(
-        data_dir=data, seed_paths=[SEEDS], background_load=False, api_keys=[LIVE_API_KEY]
-    )
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """Run the app under uvicorn on a free port of 127.0.0.1; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -81,8 +78,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             raise RuntimeError("the live server did not start")
         time.sleep(0.05)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", LIVE_API_KEY)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app on the seeds under a real uvicorn, with API keys."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("live-data"),
+        seed_paths=[SEEDS],
+        background_load=False,
+        api_keys=[LIVE_API_KEY],
+    )
+    with serve(settings) as url:
+        yield LiveServer(url, LIVE_API_KEY)
