@@ -22,6 +22,7 @@ from index.embedding import SentenceTransformerEmbedder
 from index.errors import QAError
 from index.store import IndexStore
 from qa.conversation_store import ConversationStore
+from qa.generate import GroundedGenerator, llama_cpp_chat_model, openai_chat_model
 from qa.service import QAService
 
 logger = logging.getLogger("api")
@@ -50,6 +51,19 @@ def load_service(settings: Settings) -> QAService:
     return service
 
 
+def load_generator(settings: Settings, service: QAService) -> GroundedGenerator | None:
+    """The answer writer when a language model is configured, else None (extractive answers)."""
+    if settings.llm_url:
+        model = openai_chat_model(
+            settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_max_tokens
+        )
+    elif settings.llm_gguf:
+        model = llama_cpp_chat_model(settings.llm_gguf, settings.llm_max_tokens)
+    else:
+        return None
+    return GroundedGenerator(service, model, service.embedder)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the model and index load in its lifespan, once."""
     settings = settings or Settings()
@@ -62,7 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         def load() -> None:
             try:
-                app.state.service = load_service(settings)
+                service = load_service(settings)
+                app.state.generator = load_generator(settings, service)
+                app.state.service = service
             except QAError as exc:
                 app.state.load_error = exc.message
                 logger.error("could not load the index: %s", exc.message)
@@ -90,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = None
+    app.state.generator = None
     app.state.load_error = None
     app.state.started = int(time.time())
     install_error_handlers(app)

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 
 from api.settings import Settings
 from index.errors import IndexNotReady
-from qa.conversation import ConversationalQA
+from qa.conversation import AskFn, ConversationalQA
 from qa.conversation_store import ConversationStore
 from qa.service import QAService
 
@@ -65,12 +65,21 @@ def get_conversations(request: Request) -> ConversationStore:
 
 
 def get_chat(
+    request: Request,
     service: Annotated[QAService, Depends(get_service)],
     store: Annotated[ConversationStore, Depends(get_conversations)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> ConversationalQA:
     """Questions within conversations, over the loaded service."""
-    return ConversationalQA(service, store, history_turns=settings.history_turns)
+    return ConversationalQA(
+        service, store, history_turns=settings.history_turns, ask=get_answer_fn(request)
+    )
+
+
+def get_answer_fn(request: Request) -> AskFn | None:
+    """The generator's ask when a language model is configured, else None (extractive)."""
+    generator = request.app.state.generator
+    return generator.ask if generator is not None else None
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -116,6 +116,9 @@ class ChatCompletion(BaseModel):
     usage: Usage
     citations: list[CitationOut] = Field(description="What the answer's [n] markers refer to.")
     answered: bool = Field(description="False when the documents do not answer the question.")
+    removed_sentences: int | None = Field(
+        None, description="Written answers only: sentences dropped as unsupported by the excerpts."
+    )
 
 
 class ModelCard(BaseModel):

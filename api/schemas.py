@@ -55,6 +55,9 @@ class AskResponse(BaseModel):
     conversation_id: str | None = Field(
         None, description="The conversation this turn belongs to; pass it to ask a follow-up."
     )
+    removed_sentences: int | None = Field(
+        None, description="Written answers only: sentences dropped as unsupported by the excerpts."
+    )
 
 
 class SearchRequest(BaseModel):

@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     chat_model_name: str = Field(
         "qa-extractive", description="Model id of /v1/chat/completions and /v1/models."
     )
+    llm_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint of a model that writes answers (optional)."
+    )
+    llm_model: str = Field("default", description="Model name at LLM_URL.")
+    llm_api_key: str | None = Field(None, description="API key for LLM_URL.")
+    llm_gguf: Path | None = Field(
+        None, description="Local GGUF model that writes answers (needs the `llm` extra)."
+    )
+    llm_max_tokens: int = Field(
+        256, ge=16, le=4096, description="Most tokens a written answer has."
+    )
 
     @field_validator("seed_paths", "cors_origins", "api_keys", mode="before")
     @classmethod

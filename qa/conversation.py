@@ -11,7 +11,7 @@ new question cannot borrow an answer from the conversation's topic.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from index.snapshot import IndexSnapshot
@@ -34,6 +34,9 @@ FILLER = frozenset(
     "particular particularly specifically specific exactly example instance else more detail "
     "details elaborate explain addition besides".split()
 )
+
+
+AskFn = Callable[[str, int], Answer]
 
 
 @dataclass(frozen=True)
@@ -149,15 +152,20 @@ def answer_in_context(
     history: Sequence[str],
     top_k: int = 8,
     config: FollowUpConfig | None = None,
+    ask: AskFn | None = None,
 ) -> TurnAnswer:
-    """Answer question as a turn after the earlier questions in history (oldest first)."""
+    """Answer question as a turn after the earlier questions in history (oldest first).
+
+    ask answers a query (default: the service's extractive answer; a generator's otherwise).
+    """
+    ask = ask or service.ask
     resolved = resolve(service.snapshot, question, history, config)
     if resolved.query != question:
-        answer = service.ask(resolved.query, top_k)
+        answer = ask(resolved.query, top_k)
         if addresses(answer, question):
             return TurnAnswer(answer, resolved)
     alone = ResolvedQuestion(question, question, follow_up=resolved.follow_up)
-    return TurnAnswer(service.ask(question, top_k), alone)
+    return TurnAnswer(ask(question, top_k), alone)
 
 
 class ConversationalQA:
@@ -169,8 +177,10 @@ class ConversationalQA:
         store: ConversationStore,
         config: FollowUpConfig | None = None,
         history_turns: int = 3,
+        ask: AskFn | None = None,
     ) -> None:
         self.service = service
+        self.answer_fn = ask
         self.store = store
         self.config = config or FollowUpConfig()
         self.history_turns = history_turns
@@ -184,6 +194,8 @@ class ConversationalQA:
             history: list[str] = []
         else:
             history = self.store.recent_questions(conversation_id, self.history_turns)
-        result = answer_in_context(self.service, question, history, top_k, self.config)
+        result = answer_in_context(
+            self.service, question, history, top_k, self.config, self.answer_fn
+        )
         turn = self.store.add_turn(conversation_id, question, result.resolved.query, result.answer)
         return conversation_id, turn, result

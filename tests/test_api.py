@@ -52,6 +52,7 @@ def test_ask_abstains_without_citations(seed_client: TestClient) -> None:
         "answered": False,
         "citations": [],
         "conversation_id": None,
+        "removed_sentences": None,
     }
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from api.deps import ChatDep, RunnerDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import AskRequest, AskResponse, CitationOut
+from qa.generate import removed_sentences
 
 router = APIRouter(tags=["ask"], responses=ERROR_RESPONSES)
 
@@ -29,4 +30,5 @@ async def ask(body: AskRequest, chat: ChatDep, runner: RunnerDep) -> AskResponse
         answered=answer.answered,
         citations=[CitationOut(**asdict(c)) for c in answer.citations],
         conversation_id=conversation_id,
+        removed_sentences=removed_sentences(answer),
     )

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import RunnerDep, ServiceDep, SettingsDep
+from api.deps import RunnerDep, ServiceDep, SettingsDep, get_answer_fn
 from api.errors import ERROR_RESPONSES
 from api.openai_schemas import (
     AssistantMessage,
@@ -27,6 +27,7 @@ from api.openai_schemas import (
 from api.schemas import CitationOut
 from qa.answer import Answer
 from qa.conversation import answer_in_context
+from qa.generate import removed_sentences
 
 router = APIRouter(tags=["chat"], responses=ERROR_RESPONSES)
 
@@ -84,6 +85,8 @@ def stream_events(
     first = chunk({"role": "assistant", "content": ""}, None)
     first["citations"] = [c.model_dump() for c in _citations(answer)]
     first["answered"] = answer.answered
+    if (removed := removed_sentences(answer)) is not None:
+        first["removed_sentences"] = removed
     yield _sse(first)
     for piece in pieces(answer.text):
         yield _sse(chunk({"content": piece}, None))
@@ -102,6 +105,7 @@ def stream_events(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def chat_completions(
+    request: Request,
     body: ChatCompletionRequest,
     service: ServiceDep,
     runner: RunnerDep,
@@ -119,6 +123,8 @@ async def chat_completions(
         body.question,
         body.earlier_questions[-settings.history_turns :] if settings.history_turns else [],
         settings.top_k,
+        None,
+        get_answer_fn(request),
     )
     answer = result.answer
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -140,6 +146,7 @@ async def chat_completions(
         usage=usage,
         citations=_citations(answer),
         answered=answer.answered,
+        removed_sentences=removed_sentences(answer),
     )
 
 
