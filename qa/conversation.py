@@ -46,7 +46,7 @@ class FollowUpConfig:
     # Context terms taken from the last turn, the one before, and so on; older turns give none.
     terms_per_turn: tuple[int, ...] = (4, 2, 1)
     # A question with at most this many topic terms is read as a follow-up even without a pronoun.
-    short_question_terms: int = 2
+    short_question_terms: int = 1
 
 
 @dataclass(frozen=True)
