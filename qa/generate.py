@@ -11,7 +11,7 @@ extractive answerer's decision, so the model is never asked when the documents d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -164,20 +164,9 @@ class GroundedGenerator:
                 renumber.setdefault(n, len(renumber) + 1)
             markers = " ".join(f"[{renumber[n]}]" for n in check.supported_by)
             content = strip_markers(check.text)
-            kept.append(
-                f"{content.rstrip('.!?')} {markers}{content[-1] if content[-1] in '.!?' else '.'}"
-            )
-        citations = [
-            Citation(
-                new,
-                by_n[old].doc_id,
-                by_n[old].text,
-                by_n[old].start,
-                by_n[old].end,
-                by_n[old].score,
-            )
-            for old, new in renumber.items()
-        ]
+            end = content[-1] if content[-1] in ".!?" else "."
+            kept.append(f"{content.rstrip('.!?')} {markers}{end}")
+        citations = [replace(by_n[old], n=new) for old, new in renumber.items()]
         removed = len(checks) - len(kept)
         return GeneratedAnswer(True, " ".join(kept), citations, removed=removed)
 
