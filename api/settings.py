@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.build import ChunkingConfig
 from index.embedding import DEFAULT_MODEL
+from qa.abstention import ABSTAIN_THRESHOLD, AbstentionModel
 from qa.answer import AnswerConfig
 
 
@@ -32,7 +33,12 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(200, ge=0, description="Characters repeated between chunks.")
     top_k: int = Field(8, ge=1, le=50, description="Chunks retrieved to answer a question.")
     max_citations: int = Field(3, ge=1, le=10, description="Most sentences cited in an answer.")
-    abstain_below: float = Field(0.55, description="Evidence score under which it abstains.")
+    abstain_threshold: float = Field(
+        ABSTAIN_THRESHOLD,
+        ge=0,
+        le=1,
+        description="Abstain when P(the evidence answers) is below this.",
+    )
     follow_margin: float = Field(
         0.08, ge=0, description="Quote further sentences scoring within this of the best."
     )
@@ -96,7 +102,7 @@ class Settings(BaseSettings):
         """Sentence selection and abstention."""
         return AnswerConfig(
             max_citations=self.max_citations,
-            abstain_below=self.abstain_below,
+            abstention=AbstentionModel(threshold=self.abstain_threshold),
             follow_margin=self.follow_margin,
             cite_margin=self.cite_margin,
         )

@@ -10,6 +10,7 @@ import numpy as np
 from index.embedding import Embedder
 from index.snapshot import IndexSnapshot
 from index.text import tokenize
+from qa.abstention import AbstentionModel, idf_share, passage_overlap, unknown_share
 from qa.retrieval import Hit, Retriever
 
 NO_ANSWER = "The documents do not answer this question."
@@ -60,14 +61,14 @@ class AnswerConfig:
     similarity_weight: float = 1.0
     overlap_weight: float = 0.35
     chunk_weight: float = 0.2
-    # Below this combined score of the best sentence the documents are taken not to answer.
-    abstain_below: float = 0.55
     # Further sentences are quoted in the answer when they score within this margin of the best,
     follow_margin: float = 0.08
     # and listed as further citations within this wider one.
     cite_margin: float = 0.2
     # Maximal marginal relevance: how much a sentence's similarity to those already cited counts.
     diversity: float = 0.3
+    # Abstain when the estimated probability that the evidence answers is below its threshold.
+    abstention: AbstentionModel = field(default_factory=AbstentionModel)
 
 
 class SentenceEmbeddingCache:
@@ -95,31 +96,58 @@ class SentenceEmbeddingCache:
 
 def term_overlap(snapshot: IndexSnapshot, question_terms: set[str], text: str) -> float:
     """The IDF-weighted share of the question's terms that occur in text."""
-    if not question_terms:
-        return 0.0
-    present = question_terms & set(tokenize(text))
-    total = sum(snapshot.idf(t) for t in question_terms)
-    return sum(snapshot.idf(t) for t in present) / total if total else 0.0
+    return idf_share(snapshot, question_terms, set(tokenize(text)))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What was retrieved for a question, its scored sentences, and the abstention signals."""
+
+    hits: list[Hit]
+    candidates: list[SentenceCandidate]
+    features: tuple[float, ...]
+    probability: float
 
 
 class Answerer:
     """Answers questions with verbatim sentences from the index."""
 
     def __init__(
-        self, embedder: Embedder, retriever: Retriever, config: AnswerConfig | None = None
+        self,
+        embedder: Embedder,
+        retriever: Retriever,
+        config: AnswerConfig | None = None,
     ) -> None:
         self.embedder = embedder
         self.retriever = retriever
         self.config = config or AnswerConfig()
         self.sentence_vectors = SentenceEmbeddingCache(embedder)
+        self.abstention = self.config.abstention
 
     def candidates(
         self, snapshot: IndexSnapshot, question: str, top_k: int
     ) -> list[SentenceCandidate]:
         """Every sentence of the top_k chunks, scored, best first."""
+        return self.evidence(snapshot, question, top_k).candidates
+
+    def evidence(self, snapshot: IndexSnapshot, question: str, top_k: int) -> Evidence:
+        """Retrieve, score the sentences, and estimate whether they answer the question."""
         query_vector = self.retriever.embed_query(question)
         hits = self.retriever.search(snapshot, question, top_k, query_vector=query_vector)
-        return self.score_sentences(snapshot, question, query_vector, hits)
+        candidates = self.score_sentences(snapshot, question, query_vector, hits)
+        if not candidates:
+            return Evidence(hits, candidates, (), 0.0)
+        terms = set(tokenize(question))
+        best = candidates[0]
+        features = (
+            best.similarity,
+            best.overlap,
+            best.chunk_score,
+            max(h.dense for h in hits),
+            unknown_share(snapshot, terms),
+            passage_overlap(snapshot, terms, [h.text for h in hits]),
+        )
+        return Evidence(hits, candidates, features, self.abstention.probability(features))
 
     def score_sentences(
         self, snapshot: IndexSnapshot, question: str, query_vector: np.ndarray, hits: list[Hit]
@@ -166,7 +194,7 @@ class Answerer:
     def select(self, candidates: list[SentenceCandidate]) -> list[SentenceCandidate]:
         """The best sentence and those close behind it, diversified, in score order."""
         config = self.config
-        if not candidates or candidates[0].score < config.abstain_below:
+        if not candidates:
             return []
         best = candidates[0].score
         pool = [c for c in candidates[1:] if c.score >= best - config.cite_margin]
@@ -189,9 +217,9 @@ class Answerer:
 
     def answer(self, snapshot: IndexSnapshot, question: str, top_k: int = 8) -> Answer:
         """Answer question from snapshot, or abstain when the evidence is weak."""
-        candidates = self.candidates(snapshot, question, top_k)
-        confidence = candidates[0].score if candidates else 0.0
-        chosen = self.select(candidates)
+        evidence = self.evidence(snapshot, question, top_k)
+        confidence = round(evidence.probability, 4)
+        chosen = [] if confidence < self.abstention.threshold else self.select(evidence.candidates)
         if not chosen:
             return Answer(answered=False, text=NO_ANSWER, citations=[], confidence=confidence)
         citations = [
