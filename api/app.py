@@ -43,7 +43,13 @@ def load_service(settings: Settings) -> QAService:
     embedder = load_embedder(settings)
     store = IndexStore(settings.index_path)
     was_empty = not store.exists()
-    service = QAService(store, embedder, settings.chunking(), settings.answer_config())
+    service = QAService(
+        store,
+        embedder,
+        settings.chunking(),
+        settings.answer_config(),
+        segment_chunks=settings.segment_chunks,
+    )
     seeds = [path for path in settings.seed_paths if path.exists()]
     if settings.index_seeds_if_empty and was_empty and seeds:
         report = service.index_paths(seeds)
@@ -73,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = ModelRunner()
         app.state.runner = runner
         app.state.conversations = ConversationStore(settings.conversations_database)
+        # Uploads parse, lock and publish here, one at a time; only embedding uses the runner.
+        app.state.writer = ModelRunner(name="writer")
 
         def load() -> None:
             try:
@@ -95,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.writer.shutdown()
             runner.shutdown()
             app.state.conversations.close()
 

@@ -37,7 +37,10 @@ def _fail(error: QAError) -> typer.Exit:
 def index_command(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or folders to index (.txt, .md, .jsonl); default: the seeds."),
+        typer.Argument(
+            help="Files or folders to index (.txt, .md, .html, .pdf, .docx, .jsonl); "
+            "default: the seeds."
+        ),
     ] = None,
     prune: Annotated[
         bool, typer.Option(help="Remove indexed documents that are no longer under PATHS.")
@@ -64,18 +67,70 @@ def index_command(
                 prune=prune,
                 rebuild=rebuild,
                 progress=progress,
+                segment_chunks=settings.segment_chunks,
             )
     except QAError as exc:
         raise _fail(exc) from None
     except FileNotFoundError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from None
+    for error in report.errors:
+        typer.secho(f"skipped: {error}", err=True, fg=typer.colors.YELLOW)
+    if report.errors and prune:
+        typer.secho("nothing pruned, since some files were skipped", err=True)
     typer.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed; "
         f"{report.chunks_embedded} chunks embedded; index version {report.version} "
         f"in {settings.index_path}"
     )
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+@app.command("rm")
+def rm_command(
+    doc_ids: Annotated[list[str], typer.Argument(help="The doc_ids to remove.")],
+) -> None:
+    """Remove documents and their chunks from the index (nothing is re-embedded)."""
+    from api.app import load_embedder
+    from index.build import apply_changes
+    from index.store import IndexStore
+
+    settings = Settings()
+    try:
+        changes = apply_changes(
+            IndexStore(settings.index_path),
+            load_embedder(settings),
+            settings.chunking(),
+            removals=doc_ids,
+            segment_chunks=settings.segment_chunks,
+        )
+    except QAError as exc:
+        raise _fail(exc) from None
+    for change in changes:
+        typer.echo(f"removed {change.doc_id} ({change.chunks} chunks)")
+
+
+@app.command("docs")
+def docs_command(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List the indexed documents: doc_id, chunks, characters and title."""
+    from index.store import IndexStore
+
+    settings = Settings()
+    try:
+        manifest = IndexStore(settings.index_path).read_manifest()
+    except QAError as exc:
+        raise _fail(exc) from None
+    entries = sorted(manifest.documents.items()) if manifest is not None else []
+    for doc_id, e in entries:
+        if as_json:
+            line = {"doc_id": doc_id, "title": e.title, "chars": e.chars, "chunks": e.chunks}
+            typer.echo(json.dumps(line, ensure_ascii=False))
+        else:
+            typer.echo(f"{doc_id}\t{e.chunks} chunks\t{e.chars} chars\t{e.title}")
 
 
 @app.command("ask")
@@ -103,7 +158,10 @@ def ask_command(
         return
     typer.echo(answer.text)
     for c in answer.citations:
-        typer.echo(f"\n[{c.n}] {c.doc_id} [{c.start}:{c.end}] score {c.score:.3f}\n    {c.text}")
+        page = f" page {c.page}" if c.page is not None else ""
+        typer.echo(
+            f"\n[{c.n}] {c.doc_id}{page} [{c.start}:{c.end}] score {c.score:.3f}\n    {c.text}"
+        )
 
 
 @app.command("eval")
@@ -154,6 +212,7 @@ def eval_command(
             settings.chunking(),
             settings.answer_config(),
             RetrievalConfig(fusion=fusion),  # type: ignore[arg-type]
+            segment_chunks=settings.segment_chunks,
         )
         with tqdm(total=len(selected), unit="query", desc="evaluating", mininterval=2) as progress:
             report = evaluate(service, selected, dataset.name, progress=progress.update)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
+import numpy as np
 from fastapi import Depends, Request
 
 from api.settings import Settings
+from index.embedding import Embedder
 from index.errors import IndexNotReady
 from qa.conversation import AskFn, ConversationalQA
 from qa.conversation_store import ConversationStore
@@ -27,8 +30,20 @@ class ModelRunner:
     paying for a new pool on each of the server's worker threads, and keeps the event loop free.
     """
 
-    def __init__(self) -> None:
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+    def __init__(self, name: str = "model") -> None:
+        self.thread: threading.Thread | None = None
+        self.executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=name, initializer=self._remember_thread
+        )
+
+    def _remember_thread(self) -> None:
+        self.thread = threading.current_thread()
+
+    def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run fn on this runner's thread from another thread, and wait for its result."""
+        if threading.current_thread() is self.thread:
+            return fn(*args, **kwargs)
+        return self.executor.submit(fn, *args, **kwargs).result()
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run fn(*args, **kwargs) on the model thread and await its result."""
@@ -37,6 +52,31 @@ class ModelRunner:
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class RunnerEmbedder(Embedder):
+    """An embedder whose model calls run on a runner's thread, in small batches.
+
+    Writers embed through it from their own thread: the model is only ever called from one
+    thread, and questions waiting for that thread get a turn between batches.
+    """
+
+    def __init__(self, inner: Embedder, runner: ModelRunner, batch_size: int = 32) -> None:
+        self.inner = inner
+        self.runner = runner
+        self.batch_size = batch_size
+        self.name = inner.name
+        self.dimensions = inner.dimensions
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        parts = [
+            self.runner.call(self.inner.embed_batch, texts[i : i + self.batch_size])
+            for i in range(0, len(texts), self.batch_size)
+        ]
+        return np.vstack(parts) if parts else np.zeros((0, self.dimensions), np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
 
 
 def get_settings(request: Request) -> Settings:
@@ -82,7 +122,13 @@ def get_answer_fn(request: Request) -> AskFn | None:
     return generator.ask if generator is not None else None
 
 
+def get_writer(request: Request) -> ModelRunner:
+    writer: ModelRunner = request.app.state.writer
+    return writer
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+WriterDep = Annotated[ModelRunner, Depends(get_writer)]
 ServiceDep = Annotated[QAService, Depends(get_service)]
 RunnerDep = Annotated[ModelRunner, Depends(get_runner)]
 ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from index.errors import (
     DocumentNotFound,
     DocumentTooLarge,
+    IndexBusy,
     IndexMismatch,
     IndexNotReady,
     InvalidDocumentId,
@@ -44,6 +45,7 @@ STATUS_BY_ERROR: dict[type[QAError], int] = {
     UnsupportedFormat: 415,
     DocumentTooLarge: 413,
     IndexNotReady: 503,
+    IndexBusy: 503,
     IndexMismatch: 503,
     ModelNotFound: 503,
 }

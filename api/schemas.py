@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from api.errors import ErrorDetail
+
 MAX_QUESTION_CHARS = 2000
+Outcome = Literal["added", "updated", "unchanged", "deleted", "error"]
 
 
 def _require_text(value: str, name: str) -> str:
@@ -44,6 +47,7 @@ class CitationOut(BaseModel):
     start: int
     end: int
     score: float
+    page: int | None = Field(None, description="The page the excerpt starts on (PDFs).")
 
 
 class AskResponse(BaseModel):
@@ -138,3 +142,34 @@ class ConversationOut(BaseModel):
     conversation_id: str
     created_at: datetime
     turns: list[TurnOut]
+
+
+class DocumentIn(BaseModel):
+    """A document given as text; its doc_id defaults to a hash of its content."""
+
+    doc_id: str | None = Field(None, description="The id to store it under.")
+    title: str | None = Field(None, description="Its title; default: its first line.")
+    text: str = Field(description="The text, stored exactly as given.")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be empty")
+        return value
+
+
+class DocumentResult(BaseModel):
+    """What happened to one document or uploaded file."""
+
+    doc_id: str | None
+    file: str | None = Field(None, description="The uploaded file it came from.")
+    outcome: Outcome
+    chunks: int = Field(0, description="Its chunks in the index (0 on error).")
+    error: ErrorDetail | None = None
+
+
+class DocumentResults(BaseModel):
+    """One result per document, in upload order."""
+
+    results: list[DocumentResult]

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     background_load: bool = Field(
         True, description="Load model and index after start-up (readyz 503 until done)."
     )
+    max_upload_mb: float = Field(25, gt=0, description="Largest uploaded file, in MB.")
+    segment_chunks: int = Field(
+        4096, ge=1, description="Chunks embedded per published batch when indexing."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [], description="Origins allowed by CORS, comma-separated."
     )

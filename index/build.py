@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -10,14 +11,21 @@ from typing import Protocol
 import numpy as np
 
 from index.chunking import chunk_text
-from index.documents import Document, iter_documents
+from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
+from index.errors import DocumentNotFound, QAError
 from index.store import Chunk, DocumentEntry, IndexStore, chunk_id, new_manifest
 from index.text import tokenize
 
 # Chunks embedded before a segment is written and published: bounds memory, and an
 # interrupted run keeps everything published up to its last batch.
 SEGMENT_CHUNKS = 4096
+# A segment is rewritten without its dead rows once this share of them is dead.
+COMPACT_DEAD_SHARE = 0.5
+# Segments with fewer live chunks than this are small; past MAX_SMALL_SEGMENTS of them
+# (one per upload, typically) they are merged, so that loading a version stays quick.
+SMALL_SEGMENT_CHUNKS = 256
+MAX_SMALL_SEGMENTS = 8
 
 
 class Progress(Protocol):
@@ -47,6 +55,21 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     chunks_embedded: int = 0
     version: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DocumentChange:
+    """What happened to one document: added, updated, unchanged or deleted, with its chunks."""
+
+    doc_id: str
+    outcome: str
+    chunks: int
+
+
+def keyword_tokens(title: str, text: str) -> list[str]:
+    """What BM25 indexes for a chunk: its words and its document's title (titles name topics)."""
+    return tokenize(text) + tokenize(title) if title else tokenize(text)
 
 
 def embedding_text(title: str, text: str, start: int) -> str:
@@ -67,11 +90,13 @@ class IndexWriter:
         *,
         rebuild: bool = False,
         progress: Progress | None = None,
+        segment_chunks: int = SEGMENT_CHUNKS,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunking = chunking
         self.progress = progress
+        self.segment_chunks = segment_chunks
         existing = None if rebuild else store.read_manifest()
         if existing is not None:
             existing.check_compatible(embedder.describe(), chunking.as_dict())
@@ -101,6 +126,8 @@ class IndexWriter:
         if status == "unchanged":
             return status
         spans = chunk_text(document.text, self.chunking.chunk_size, self.chunking.overlap)
+        # A second version of a staged document replaces the first: one text per doc_id.
+        self._drop_pending(document.doc_id)
         self._pending_docs.append(document)
         self._pending_chunks.extend((document, s.start, s.end, s.sentences) for s in spans)
         # Mark it now so that a second copy in the same run is seen as unchanged.
@@ -111,7 +138,7 @@ class IndexWriter:
             chars=len(document.text),
             chunks=len(spans),
         )
-        if len(self._pending_chunks) >= SEGMENT_CHUNKS:
+        if len(self._pending_chunks) >= self.segment_chunks:
             self.flush()
         return status
 
@@ -120,15 +147,20 @@ class IndexWriter:
         if doc_id not in self.manifest.documents:
             return False
         del self.manifest.documents[doc_id]
-        self._pending_docs = [d for d in self._pending_docs if d.doc_id != doc_id]
-        self._pending_chunks = [c for c in self._pending_chunks if c[0].doc_id != doc_id]
+        self._drop_pending(doc_id)
         self._dirty = True
         return True
+
+    def _drop_pending(self, doc_id: str) -> None:
+        if any(d.doc_id == doc_id for d in self._pending_docs):
+            self._pending_docs = [d for d in self._pending_docs if d.doc_id != doc_id]
+            self._pending_chunks = [c for c in self._pending_chunks if c[0].doc_id != doc_id]
 
     def flush(self) -> int:
         """Embed staged chunks, write them as one segment and publish; returns chunks embedded."""
         if not self._pending_docs:
             if self._dirty:
+                self.compact()
                 self._publish()
             return 0
         number = self.manifest.next_segment
@@ -141,15 +173,66 @@ class IndexWriter:
             Chunk(chunk_id(number, row), doc.doc_id, start, end, sentences)
             for row, (doc, start, end, sentences) in enumerate(self._pending_chunks)
         ]
-        tokens = [tokenize(doc.text[start:end]) for doc, start, end, _ in self._pending_chunks]
+        tokens = [
+            keyword_tokens(doc.title, doc.text[start:end])
+            for doc, start, end, _ in self._pending_chunks
+        ]
         name = self.store.write_segment(number, self._pending_docs, chunks, vectors, tokens)
         for doc in self._pending_docs:
             self.manifest.documents[doc.doc_id].segment = name
         self.manifest.next_segment = number + 1
         self.chunks_embedded += len(chunks)
         self._pending_docs, self._pending_chunks = [], []
+        self.compact()
         self._publish()
         return len(chunks)
+
+    def compaction_candidates(self) -> list[str]:
+        """Segments worth rewriting: mostly dead ones, and the small ones once there are many."""
+        live: Counter[str] = Counter()
+        for entry in self.manifest.documents.values():
+            if entry.segment:
+                live[entry.segment] += entry.chunks
+        dead, small = [], []
+        for segment, live_rows in sorted(live.items()):
+            rows = self.store.segment_rows(segment)
+            if rows and (rows - live_rows) / rows >= COMPACT_DEAD_SHARE:
+                dead.append(segment)
+            elif live_rows < SMALL_SEGMENT_CHUNKS:
+                small.append(segment)
+        return sorted(dead + small) if len(small) > MAX_SMALL_SEGMENTS else dead
+
+    def compact(self) -> list[str]:
+        """Copy the live rows of candidate segments into one new segment; nothing is embedded.
+
+        Staged for the next publish; returns the segments replaced.
+        """
+        segments = self.compaction_candidates()
+        if not segments:
+            return []
+        number = self.manifest.next_segment
+        documents: list[Document] = []
+        chunks: list[Chunk] = []
+        vectors: list[np.ndarray] = []
+        tokens: list[list[str]] = []
+        for segment in segments:
+            seg_docs, seg_chunks, seg_vectors, seg_tokens = self.store.read_segment(
+                segment, self.manifest.documents
+            )
+            documents.extend(Document(d.doc_id, d.text, d.title, d.metadata) for d in seg_docs)
+            chunks.extend(seg_chunks)
+            vectors.append(seg_vectors)
+            tokens.extend(seg_tokens)
+        renumbered = [
+            Chunk(chunk_id(number, row), c.doc_id, c.start, c.end, c.sentences)
+            for row, c in enumerate(chunks)
+        ]
+        name = self.store.write_segment(number, documents, renumbered, np.vstack(vectors), tokens)
+        for document in documents:
+            self.manifest.documents[document.doc_id].segment = name
+        self.manifest.next_segment = number + 1
+        self._dirty = True
+        return segments
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         batch = 256
@@ -175,16 +258,31 @@ def build_index(
     prune: bool = False,
     rebuild: bool = False,
     progress: Progress | None = None,
+    segment_chunks: int = SEGMENT_CHUNKS,
 ) -> BuildReport:
     """Index the documents under paths into store, embedding only what is new or changed."""
     report = BuildReport()
     with store.write_lock():
-        writer = IndexWriter(store, embedder, chunking, rebuild=rebuild, progress=progress)
+        writer = IndexWriter(
+            store,
+            embedder,
+            chunking,
+            rebuild=rebuild,
+            progress=progress,
+            segment_chunks=segment_chunks,
+        )
         seen: set[str] = set()
-        for document in iter_documents(paths):
-            seen.add(document.doc_id)
-            getattr(report, writer.add(document)).append(document.doc_id)
-        if prune:
+        for file, doc_id in iter_paths(paths):
+            try:
+                for document in iter_file_documents(
+                    file, validate_doc_id(doc_id, allow_subfolders=True)
+                ):
+                    seen.add(document.doc_id)
+                    getattr(report, writer.add(document)).append(document.doc_id)
+            except QAError as exc:
+                report.errors.append(exc.message)
+        # A file that failed to load may hold documents still indexed: prune nothing then.
+        if prune and not report.errors:
             for doc_id in sorted(set(writer.manifest.documents) - seen):
                 writer.remove(doc_id)
                 report.removed.append(doc_id)
@@ -192,3 +290,34 @@ def build_index(
         report.chunks_embedded = writer.chunks_embedded
         report.version = writer.manifest.version
     return report
+
+
+def apply_changes(
+    store: IndexStore,
+    embedder: Embedder,
+    chunking: ChunkingConfig,
+    *,
+    upserts: Sequence[Document] = (),
+    removals: Sequence[str] = (),
+    segment_chunks: int = SEGMENT_CHUNKS,
+    lock_timeout: float = -1,
+) -> list[DocumentChange]:
+    """Add or replace documents and delete others, published together under the write lock.
+
+    A doc_id to delete that is not indexed raises DocumentNotFound before anything changes.
+    """
+    with store.write_lock(lock_timeout):
+        writer = IndexWriter(store, embedder, chunking, segment_chunks=segment_chunks)
+        changes = []
+        for doc_id in removals:
+            entry = writer.manifest.documents.get(doc_id)
+            if entry is None:
+                raise DocumentNotFound(f"no document with doc_id {doc_id!r}", field="doc_id")
+            writer.remove(doc_id)
+            changes.append(DocumentChange(doc_id, "deleted", entry.chunks))
+        for document in upserts:
+            outcome = writer.add(document)
+            entry = writer.manifest.documents[document.doc_id]
+            changes.append(DocumentChange(document.doc_id, outcome, entry.chunks))
+        writer.flush()
+    return changes

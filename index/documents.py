@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import InvalidDocumentId, UnreadableDocument, UnsupportedFormat
+from index.formats import Extracted, docx_text, html_text, pdf_text
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl"})
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES
+EXTRACTORS = {".html": html_text, ".htm": html_text, ".pdf": pdf_text, ".docx": docx_text}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES | frozenset(EXTRACTORS)
 MAX_DOC_ID_CHARS = 512
 
 
@@ -33,6 +36,14 @@ class Document:
         """A hash of everything that changes how the document is indexed."""
         payload = json.dumps([self.title, self.text], ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def page_at(metadata: dict[str, Any], start: int) -> int | None:
+    """The 1-based page holding character `start`, for documents that record page starts."""
+    starts = metadata.get("page_starts")
+    if not starts:
+        return None
+    return max(1, bisect.bisect_right(starts, start))
 
 
 def validate_doc_id(doc_id: str, *, allow_subfolders: bool = False) -> str:
@@ -68,30 +79,36 @@ def decode_text(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UnreadableDocument(f"{name}: not UTF-8 text ({exc.reason})") from exc
+        raise UnreadableDocument(f"{name}: not UTF-8 text ({exc.reason})", field="files") from exc
     return text
 
 
-def require_text(text: str, name: str) -> None:
-    """Raise UnreadableDocument when text has nothing to index."""
-    if not text.strip():
-        raise UnreadableDocument(f"{name}: no text to index")
+def check_supported(name: str) -> str:
+    """The file's lower-case suffix, or UnsupportedFormat when no loader reads it."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFormat(
+            f"{name}: unsupported file type {suffix or '(none)'}; "
+            f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
+            field="files",
+        )
+    return suffix
 
 
 def documents_from_bytes(name: str, data: bytes, doc_id: str | None = None) -> list[Document]:
     """Parse one file's bytes by its suffix into documents."""
-    suffix = Path(name).suffix.lower()
+    suffix = check_supported(name)
     doc_id = doc_id if doc_id is not None else name
-    if suffix in TEXT_SUFFIXES:
-        text = decode_text(data, name)
-        require_text(text, name)
-        return [Document(doc_id=doc_id, text=text, title=title_from_text(text, Path(name).stem))]
     if suffix in JSONL_SUFFIXES:
         return list(iter_jsonl_documents(decode_text(data, name).splitlines(), name))
-    raise UnsupportedFormat(
-        f"{name}: unsupported file type {suffix or '(none)'}; "
-        f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
-    )
+    if suffix in TEXT_SUFFIXES:
+        extracted = Extracted(text=decode_text(data, name))
+    else:
+        extracted = EXTRACTORS[suffix](data, name)
+    if not extracted.text.strip():
+        raise UnreadableDocument(f"{name}: no extractable text", field="files")
+    title = extracted.title or title_from_text(extracted.text, Path(name).stem)
+    return [Document(doc_id=doc_id, text=extracted.text, title=title, metadata=extracted.metadata)]
 
 
 def iter_jsonl_documents(lines: Iterable[str], name: str) -> Iterator[Document]:
@@ -116,8 +133,13 @@ def iter_jsonl_documents(lines: Iterable[str], name: str) -> Iterator[Document]:
 def iter_file_documents(path: Path, doc_id: str) -> Iterator[Document]:
     """Documents in one file; a `.jsonl` file streams line by line."""
     if path.suffix.lower() in JSONL_SUFFIXES:
-        with path.open(encoding="utf-8-sig") as lines:
-            yield from iter_jsonl_documents(lines, path.name)
+        try:
+            with path.open(encoding="utf-8-sig") as lines:
+                yield from iter_jsonl_documents(lines, path.name)
+        except UnicodeDecodeError as exc:
+            raise UnreadableDocument(
+                f"{path.name}: not UTF-8 text ({exc.reason})", field="files"
+            ) from exc
         return
     yield from documents_from_bytes(path.name, path.read_bytes(), doc_id=doc_id)
 

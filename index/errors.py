@@ -56,6 +56,12 @@ class IndexMismatch(QAError):
     code = "index_mismatch"
 
 
+class IndexBusy(QAError):
+    """Another writer holds the index's write lock for too long."""
+
+    code = "index_busy"
+
+
 class IndexNotReady(QAError):
     """The index or the model has not finished loading."""
 

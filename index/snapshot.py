@@ -57,23 +57,42 @@ class IndexSnapshot:
         ]
 
 
+# Readers retry when a writer's garbage collection removes files of the version they just read.
+LOAD_ATTEMPTS = 5
+
+
 def load_snapshot(
     store: IndexStore, dimensions: int, model: dict[str, Any] | None = None
 ) -> IndexSnapshot:
     """Read the published version of the index (an empty one when nothing is published).
 
     With `model`, an index whose vectors another model made is refused with IndexMismatch.
+    Writers keep the previous version's files, so a vanished file means two versions were
+    published meanwhile: read CURRENT again and retry.
     """
-    name = store.current_name()
-    manifest = store.read_manifest()
+    for attempt in range(LOAD_ATTEMPTS):
+        name = store.current_name()
+        try:
+            return _load_version(store, name, dimensions, model)
+        except FileNotFoundError:
+            if attempt == LOAD_ATTEMPTS - 1 or store.current_name() == name:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load_version(
+    store: IndexStore, name: str | None, dimensions: int, model: dict[str, Any] | None
+) -> IndexSnapshot:
     vectors = VectorIndex(dimensions)
     documents: dict[str, StoredDocument] = {}
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
-    if manifest is None:
+    if name is None:
         manifest = Manifest(version=0, model={}, chunking={})
-    elif model is not None:
-        manifest.check_compatible(model, manifest.chunking)
+    else:
+        manifest = store.read_manifest_named(name)
+        if model is not None:
+            manifest.check_compatible(model, manifest.chunking)
     for segment in manifest.segments:
         seg_docs, seg_chunks, seg_vectors, seg_tokens = store.read_segment(
             segment, manifest.documents

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from index.documents import Document
-from index.errors import IndexMismatch, UnreadableDocument
+from index.errors import IndexBusy, IndexMismatch, UnreadableDocument
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 
 
@@ -193,10 +193,19 @@ class IndexStore:
 
     @contextmanager
     def write_lock(self, timeout: float = -1) -> Iterator[None]:
-        """Serialise writers across processes."""
+        """Serialise writers across processes; IndexBusy after `timeout` seconds (-1: wait)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / ".lock"), timeout=timeout):
+        lock = FileLock(str(self.root / ".lock"), timeout=timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise IndexBusy(
+                f"another writer has held the index for over {timeout:g} s; retry later"
+            ) from None
+        try:
             yield
+        finally:
+            lock.release()
 
     def current_name(self) -> str | None:
         """The published manifest's file name, or None for an empty folder."""
@@ -212,13 +221,26 @@ class IndexStore:
     def read_manifest(self) -> Manifest | None:
         """The published manifest, or None when nothing is published."""
         name = self.current_name()
-        if name is None:
-            return None
+        return None if name is None else self.read_manifest_named(name)
+
+    def read_manifest_named(self, name: str) -> Manifest:
+        """One manifest by file name; FileNotFoundError when garbage collection removed it."""
         path = self.manifests_dir / name
         try:
-            return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError) as exc:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
             raise UnreadableDocument(f"index manifest {path} is unreadable: {exc}") from exc
+        try:
+            return Manifest.from_json(json.loads(text))
+        except (ValueError, KeyError) as exc:
+            raise UnreadableDocument(f"index manifest {path} is unreadable: {exc}") from exc
+
+    def segment_rows(self, name: str) -> int:
+        """How many chunks, live or dead, a segment holds (from the vectors file's header)."""
+        vectors = np.load(self.segments_dir / name / "vectors.npy", mmap_mode="r")
+        return int(vectors.shape[0])
 
     def write_segment(
         self,

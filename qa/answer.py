@@ -26,6 +26,7 @@ class Citation:
     start: int
     end: int
     score: float
+    page: int | None = None
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ from qa.service import QAService
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
-# Words that point back at something named in an earlier turn.
+# Words that point back at something named in an earlier turn ("there" is left out: "is there"
+# asks whether something exists far more often than it points back at a place).
 ANAPHORS = frozenset(
-    "they them their theirs it its this that these those he him his she her such there "
-    "former latter same".split()
+    "they them their theirs it its this that these those he him his she her former latter "
+    "same".split()
 )
 # Openings that continue the previous question rather than start a new one.
 CONTINUATIONS = ("and ", "but ", "also ", "so ", "then ", "or ", "what about ", "how about ")

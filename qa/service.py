@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from index.build import BuildReport, ChunkingConfig, Progress, build_index
+from index.build import (
+    SEGMENT_CHUNKS,
+    BuildReport,
+    ChunkingConfig,
+    DocumentChange,
+    Progress,
+    apply_changes,
+    build_index,
+)
+from index.documents import Document, page_at
 from index.embedding import Embedder
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import IndexStore, StoredDocument
@@ -25,6 +34,15 @@ class DocumentSummary:
     chunks: int
 
 
+def with_pages(answer: Answer, snapshot: IndexSnapshot) -> Answer:
+    """The answer with each citation's page, from the version of the document it quotes."""
+    citations = [
+        replace(c, page=page_at(snapshot.documents[c.doc_id].metadata, c.start))
+        for c in answer.citations
+    ]
+    return replace(answer, citations=citations)
+
+
 class QAService:
     """Answers from the latest published version of an index; reloads when it changes."""
 
@@ -35,10 +53,12 @@ class QAService:
         chunking: ChunkingConfig,
         answer_config: AnswerConfig | None = None,
         retrieval_config: RetrievalConfig | None = None,
+        segment_chunks: int = SEGMENT_CHUNKS,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunking = chunking
+        self.segment_chunks = segment_chunks
         self.retriever = Retriever(embedder, retrieval_config)
         self.answerer = Answerer(embedder, self.retriever, answer_config)
         self._reload_lock = threading.Lock()
@@ -49,18 +69,34 @@ class QAService:
 
     @property
     def snapshot(self) -> IndexSnapshot:
-        """The published version, reloaded when another writer has published a newer one."""
+        """The published version, reloaded when another writer has published a newer one.
+
+        While one caller reloads, the others go on with the version they have rather than wait.
+        """
         current = self._snapshot
-        if self.store.current_name() != current.manifest_name:
-            with self._reload_lock:
-                if self.store.current_name() != self._snapshot.manifest_name:
-                    self._snapshot = self._load()
-                current = self._snapshot
-        return current
+        if self.store.current_name() == current.manifest_name:
+            return current
+        if not self._reload_lock.acquire(blocking=False):
+            return current
+        try:
+            return self._reload_if_stale()
+        finally:
+            self._reload_lock.release()
+
+    def refresh(self) -> IndexSnapshot:
+        """The published version, waiting for any reload in progress (read your own writes)."""
+        with self._reload_lock:
+            return self._reload_if_stale()
+
+    def _reload_if_stale(self) -> IndexSnapshot:
+        if self.store.current_name() != self._snapshot.manifest_name:
+            self._snapshot = self._load()
+        return self._snapshot
 
     def ask(self, question: str, top_k: int = 8) -> Answer:
-        """An answer with verbatim citations, or an abstention."""
-        return self.answerer.answer(self.snapshot, question, top_k)
+        """An answer with verbatim citations (with their page, for PDFs), or an abstention."""
+        snapshot = self.snapshot
+        return with_pages(self.answerer.answer(snapshot, question, top_k), snapshot)
 
     def search(self, query: str, top_k: int = 10) -> list[Hit]:
         """The best chunks for query (retrieval only)."""
@@ -95,6 +131,31 @@ class QAService:
             prune=prune,
             rebuild=rebuild,
             progress=progress,
+            segment_chunks=self.segment_chunks,
         )
-        _ = self.snapshot
+        self.refresh()
         return report
+
+    def apply(
+        self,
+        upserts: Sequence[Document] = (),
+        removals: Sequence[str] = (),
+        *,
+        embedder: Embedder | None = None,
+        lock_timeout: float = -1,
+    ) -> list[DocumentChange]:
+        """Add, replace and delete documents in one published version, then serve it.
+
+        `embedder` replaces the service's own for this call (e.g. to embed on another thread).
+        """
+        changes = apply_changes(
+            self.store,
+            embedder or self.embedder,
+            self.chunking,
+            upserts=upserts,
+            removals=removals,
+            segment_chunks=self.segment_chunks,
+            lock_timeout=lock_timeout,
+        )
+        self.refresh()
+        return changes

@@ -1,14 +1,75 @@
-"""The indexed documents."""
+"""The indexed documents: list, read, upload, replace and delete."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
 
-from api.deps import ServiceDep
-from api.errors import ERROR_RESPONSES
-from api.schemas import DocumentListResponse, DocumentOut, DocumentSummaryOut
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from api.deps import ModelRunner, RunnerDep, RunnerEmbedder, ServiceDep, SettingsDep, WriterDep
+from api.errors import ERROR_RESPONSES, ErrorDetail
+from api.schemas import (
+    DocumentIn,
+    DocumentListResponse,
+    DocumentOut,
+    DocumentResult,
+    DocumentResults,
+    DocumentSummaryOut,
+    Outcome,
+)
+from api.uploads import UploadedFile, close_all, read_body, read_uploads, too_large_message
+from index.documents import (
+    JSONL_SUFFIXES,
+    Document,
+    check_supported,
+    documents_from_bytes,
+    title_from_text,
+    validate_doc_id,
+)
+from index.errors import DocumentTooLarge, InvalidInput, QAError, UnsupportedFormat
+from qa.service import QAService
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
+
+# An upload waits this long for another writer (e.g. a running `qa index`) before a 503.
+WRITE_LOCK_TIMEOUT_S = 30.0
+
+_WRITE_RESPONSES: dict[int | str, dict[str, object]] = {
+    413: {"model": ERROR_RESPONSES[422]["model"], "description": "A file is over the limit"},
+    415: {"model": ERROR_RESPONSES[422]["model"], "description": "Unsupported file type"},
+}
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                    "required": ["files"],
+                }
+            },
+            "application/json": {"schema": DocumentIn.model_json_schema()},
+        },
+    }
+}
+
+Loader = Callable[[], list[Document]]
+
+
+@dataclass
+class _Item:
+    """One file or text to index: where it came from and how to read it."""
+
+    file: str | None
+    doc_id: str | None
+    load: Loader
 
 
 @router.get("/v1/documents", response_model=DocumentListResponse)
@@ -34,3 +95,171 @@ async def get_document(doc_id: str, service: ServiceDep) -> DocumentOut:
         text=document.text,
         metadata=document.metadata,
     )
+
+
+@router.post(
+    "/v1/documents",
+    response_model=DocumentResults,
+    responses=_WRITE_RESPONSES,
+    openapi_extra=_UPLOAD_BODY,
+)
+async def add_documents(
+    request: Request,
+    service: ServiceDep,
+    runner: RunnerDep,
+    writer: WriterDep,
+    settings: SettingsDep,
+) -> DocumentResults:
+    """Add or replace documents: files (multipart field `files`, doc_id = file name) or JSON.
+
+    One result per document; a bad file is reported in its result and does not stop the
+    others. When nothing could be indexed, the first error is the response.
+    """
+    items, uploads = await _read_items(request, _max_bytes(settings), doc_id=None)
+    try:
+        results = await writer.run(_ingest, service, runner, items)
+    finally:
+        close_all(uploads)
+    return DocumentResults(results=results)
+
+
+@router.put(
+    "/v1/documents/{doc_id:path}",
+    response_model=DocumentResult,
+    responses=_WRITE_RESPONSES,
+    openapi_extra=_UPLOAD_BODY,
+)
+async def replace_document(
+    doc_id: str,
+    request: Request,
+    service: ServiceDep,
+    runner: RunnerDep,
+    writer: WriterDep,
+    settings: SettingsDep,
+) -> DocumentResult:
+    """Add or replace the document `doc_id` with one file or a JSON text."""
+    validate_doc_id(doc_id, allow_subfolders=True)
+    items, uploads = await _read_items(request, _max_bytes(settings), doc_id=doc_id)
+    try:
+        if len(items) != 1:
+            raise InvalidInput("PUT takes exactly one file", field="files")
+        results = await writer.run(_ingest, service, runner, items)
+    finally:
+        close_all(uploads)
+    return results[0]
+
+
+@router.delete("/v1/documents/{doc_id:path}", response_model=DocumentResult)
+async def delete_document(doc_id: str, service: ServiceDep, writer: WriterDep) -> DocumentResult:
+    """Remove a document and its chunks; it is never cited again. Nothing is re-embedded."""
+    validate_doc_id(doc_id, allow_subfolders=True)
+    changes = await writer.run(service.apply, removals=[doc_id], lock_timeout=WRITE_LOCK_TIMEOUT_S)
+    change = changes[0]
+    return DocumentResult(doc_id=change.doc_id, outcome="deleted", chunks=change.chunks)
+
+
+def _max_bytes(settings: SettingsDep) -> int:
+    return int(settings.max_upload_mb * (1 << 20))
+
+
+async def _read_items(
+    request: Request, max_bytes: int, doc_id: str | None
+) -> tuple[list[_Item], list[UploadedFile]]:
+    """What the request asks to index, by its content type; nothing is parsed yet."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type == "multipart/form-data":
+        uploads = await read_uploads(request, max_bytes)
+        items = [
+            _Item(u.filename, doc_id or u.filename, _upload_loader(u, doc_id, max_bytes))
+            for u in uploads
+        ]
+        return items, uploads
+    if content_type == "application/json":
+        body = await read_body(request, max_bytes)
+        try:
+            document = DocumentIn.model_validate_json(body)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
+        if doc_id is not None and document.doc_id not in (None, doc_id):
+            raise InvalidInput("doc_id in the body differs from the URL's", field="doc_id")
+        return [_Item(None, doc_id or document.doc_id, _text_loader(document, doc_id))], []
+    raise UnsupportedFormat(
+        "send files as multipart/form-data (field 'files') or a text as application/json",
+        field="content-type",
+    )
+
+
+def _upload_loader(upload: UploadedFile, doc_id: str | None, max_bytes: int) -> Loader:
+    def load() -> list[Document]:
+        if upload.too_large:
+            raise DocumentTooLarge(
+                f"{upload.filename}: {too_large_message(max_bytes)}", field="files"
+            )
+        suffix = check_supported(upload.filename)
+        if doc_id is not None and suffix in JSONL_SUFFIXES:
+            raise UnsupportedFormat(
+                "a .jsonl file holds many documents: POST it to /v1/documents", field="files"
+            )
+        name = validate_doc_id(doc_id or upload.filename, allow_subfolders=doc_id is not None)
+        return documents_from_bytes(upload.filename, upload.read(), doc_id=name)
+
+    return load
+
+
+def _text_loader(document: DocumentIn, doc_id: str | None) -> Loader:
+    def load() -> list[Document]:
+        text = document.text
+        name = doc_id or document.doc_id
+        if name is None:
+            name = "text-" + Document(doc_id="", text=text).content_hash[:16]
+        name = validate_doc_id(name, allow_subfolders=doc_id is not None)
+        title = document.title if document.title is not None else title_from_text(text, name)
+        return [Document(doc_id=name, text=text, title=title)]
+
+    return load
+
+
+def _ingest(service: QAService, runner: ModelRunner, items: list[_Item]) -> list[DocumentResult]:
+    """Read every item, then index all readable documents in one version (on the writer thread)."""
+    # Each slot is an item's error, or the file and index of a document to index.
+    slots: list[DocumentResult | tuple[str | None, int]] = []
+    documents: list[Document] = []
+    first_error: QAError | None = None
+    for item in items:
+        try:
+            loaded = item.load()
+        except QAError as exc:
+            first_error = first_error or exc
+            error = ErrorDetail(code=exc.code, message=exc.message, field=exc.field)
+            slots.append(
+                DocumentResult(doc_id=item.doc_id, file=item.file, outcome="error", error=error)
+            )
+            continue
+        for document in loaded:
+            slots.append((item.file, len(documents)))
+            documents.append(document)
+    if not documents:
+        if first_error is None:
+            raise InvalidInput("the file holds no documents", field="files")
+        raise first_error
+    changes = service.apply(
+        upserts=documents,
+        embedder=RunnerEmbedder(service.embedder, runner),
+        lock_timeout=WRITE_LOCK_TIMEOUT_S,
+    )
+    results = []
+    for slot in slots:
+        if isinstance(slot, DocumentResult):
+            results.append(slot)
+            continue
+        file, index = slot
+        change = changes[index]
+        results.append(
+            DocumentResult(
+                doc_id=change.doc_id,
+                file=file,
+                outcome=cast(Outcome, change.outcome),
+                chunks=change.chunks,
+            )
+        )
+    return results

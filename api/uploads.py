@@ -1,0 +1,152 @@
+"""Reading document uploads from a request body as it streams in, never past the size limit."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from index.errors import DocumentTooLarge, InvalidInput
+
+MAX_FILES_PER_REQUEST = 64
+FILE_FIELDS = frozenset({"files", "file"})
+# Uploads up to this size stay in memory; larger ones are spooled to a temporary file.
+SPOOL_BYTES = 1 << 20
+
+
+@dataclass
+class UploadedFile:
+    """One file part: its name and content, or too_large when it passed the limit."""
+
+    filename: str
+    content: IO[bytes]
+    size: int = 0
+    too_large: bool = False
+
+    def read(self) -> bytes:
+        self.content.seek(0)
+        return self.content.read()
+
+    def close(self) -> None:
+        self.content.close()
+
+
+@dataclass
+class _PartState:
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    header_field: bytearray = field(default_factory=bytearray)
+    header_value: bytearray = field(default_factory=bytearray)
+    file: UploadedFile | None = None
+
+
+class MultipartUploads:
+    """Callbacks for python-multipart that keep file parts, each cut off at max_bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.files: list[UploadedFile] = []
+        self._part = _PartState()
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._on_part_begin,
+            "on_header_field": self._on_header_field,
+            "on_header_value": self._on_header_value,
+            "on_header_end": self._on_header_end,
+            "on_headers_finished": self._on_headers_finished,
+            "on_part_data": self._on_part_data,
+        }
+
+    def _on_part_begin(self) -> None:
+        self._part = _PartState()
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._part.header_field += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._part.header_value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        part = self._part
+        part.headers[bytes(part.header_field).lower()] = bytes(part.header_value)
+        part.header_field, part.header_value = bytearray(), bytearray()
+
+    def _on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._part.headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" not in options or name not in FILE_FIELDS:
+            return  # other form fields are ignored (and not kept)
+        if len(self.files) >= MAX_FILES_PER_REQUEST:
+            raise InvalidInput(f"at most {MAX_FILES_PER_REQUEST} files per request", field="files")
+        filename = options[b"filename"].decode("utf-8", "replace")
+        # Closed by close_all once the request is done.
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        self._part.file = UploadedFile(filename=filename, content=spool)
+        self.files.append(self._part.file)
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        upload = self._part.file
+        if upload is None:
+            return
+        upload.size += end - start
+        if upload.too_large:
+            return
+        if upload.size > self.max_bytes:
+            # Past the limit the file is dropped; the rest is only counted, never kept.
+            upload.too_large = True
+            upload.content.close()
+            upload.content = io.BytesIO()
+            return
+        upload.content.write(data[start:end])
+
+
+async def read_uploads(request: Request, max_bytes: int) -> list[UploadedFile]:
+    """The file parts of a multipart/form-data request body, streamed to bounded buffers."""
+    _, params = parse_options_header(request.headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise InvalidInput("multipart/form-data without a boundary", field="files")
+    uploads = MultipartUploads(max_bytes)
+    parser = MultipartParser(boundary, uploads.callbacks())  # type: ignore[arg-type]
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except ClientDisconnect:
+        close_all(uploads.files)
+        raise
+    except InvalidInput:
+        close_all(uploads.files)
+        raise
+    except Exception as exc:  # python-multipart's errors for a malformed body
+        close_all(uploads.files)
+        raise InvalidInput("the multipart body is malformed", field="files") from exc
+    if not uploads.files:
+        raise InvalidInput("files: no file given in form field 'files'", field="files")
+    return uploads.files
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, or DocumentTooLarge as soon as it passes max_bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise DocumentTooLarge(too_large_message(max_bytes), field="text")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise DocumentTooLarge(too_large_message(max_bytes), field="text")
+    return bytes(body)
+
+
+def too_large_message(max_bytes: int) -> str:
+    return f"larger than the {round(max_bytes / (1 << 20), 3):g} MB limit (QA_MAX_UPLOAD_MB)"
+
+
+def close_all(files: list[UploadedFile]) -> None:
+    for upload in files:
+        upload.close()
