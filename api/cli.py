@@ -38,8 +38,8 @@ def index_command(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or folders to index (.txt, .md, .html, .pdf, .docx, .jsonl); "
-            "default: the seeds."
+            help="Files, folders or tar archives of .txt, .md, .html, .pdf, .docx, .jsonl "
+            "files; default: the seeds."
         ),
     ] = None,
     prune: Annotated[

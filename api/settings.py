@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(200, ge=0, description="Characters repeated between chunks.")
     top_k: int = Field(8, ge=1, le=50, description="Chunks retrieved to answer a question.")
     max_citations: int = Field(3, ge=1, le=10, description="Most sentences cited in an answer.")
+    answer_cache_size: int = Field(
+        1024, ge=0, description="Answers kept for repeated questions (0: no cache)."
+    )
     abstain_threshold: float = Field(
         ABSTAIN_THRESHOLD,
         ge=0,

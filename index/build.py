@@ -16,6 +16,7 @@ from index.embedding import Embedder
 from index.errors import DocumentNotFound, QAError
 from index.store import Chunk, DocumentEntry, IndexStore, chunk_id, new_manifest
 from index.text import tokenize
+from index.vectors import choose_spec
 
 # Chunks embedded before a segment is written and published: bounds memory, and an
 # interrupted run keeps everything published up to its last batch.
@@ -244,6 +245,8 @@ class IndexWriter:
         return np.vstack(parts) if parts else np.zeros((0, self.embedder.dimensions), np.float32)
 
     def _publish(self) -> None:
+        chunks = sum(entry.chunks for entry in self.manifest.documents.values())
+        self.manifest.vector_index = choose_spec(chunks).as_dict()
         self.manifest.version += 1
         self.store.publish(self.manifest)
         self._dirty = False

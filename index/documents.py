@@ -6,6 +6,7 @@ import bisect
 import hashlib
 import json
 import os
+import tarfile
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl"})
 EXTRACTORS = {".html": html_text, ".htm": html_text, ".pdf": pdf_text, ".docx": docx_text}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES | frozenset(EXTRACTORS)
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2")
 MAX_DOC_ID_CHARS = 512
 
 
@@ -131,7 +133,10 @@ def iter_jsonl_documents(lines: Iterable[str], name: str) -> Iterator[Document]:
 
 
 def iter_file_documents(path: Path, doc_id: str) -> Iterator[Document]:
-    """Documents in one file; a `.jsonl` file streams line by line."""
+    """Documents in one file; `.jsonl` files and tar archives stream."""
+    if is_archive(path):
+        yield from iter_archive_documents(path)
+        return
     if path.suffix.lower() in JSONL_SUFFIXES:
         try:
             with path.open(encoding="utf-8-sig") as lines:
@@ -142,6 +147,34 @@ def iter_file_documents(path: Path, doc_id: str) -> Iterator[Document]:
             ) from exc
         return
     yield from documents_from_bytes(path.name, path.read_bytes(), doc_id=doc_id)
+
+
+def is_archive(path: Path) -> bool:
+    """True for a tar archive, compressed or not, by its name."""
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def iter_archive_documents(path: Path) -> Iterator[Document]:
+    """Documents in a tar archive, read as a stream without extracting it.
+
+    Each supported file inside becomes documents with doc_id = its path in the archive; memory
+    holds one member at a time, whatever the archive's size.
+    """
+    try:
+        with tarfile.open(path, mode="r|*") as archive:
+            for member in archive:
+                name = member.name.removeprefix("./")
+                suffix = Path(name).suffix.lower()
+                hidden = any(part.startswith(".") for part in name.split("/"))
+                if not member.isfile() or hidden or suffix not in SUPPORTED_SUFFIXES:
+                    continue
+                data = archive.extractfile(member)
+                if data is None:
+                    continue
+                doc_id = validate_doc_id(name, allow_subfolders=True)
+                yield from documents_from_bytes(name, data.read(), doc_id=doc_id)
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise UnreadableDocument(f"{path.name}: not a readable tar archive ({exc})") from exc
 
 
 def iter_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:

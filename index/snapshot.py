@@ -10,7 +10,7 @@ import numpy as np
 from index.errors import DocumentNotFound
 from index.keyword import KeywordIndex
 from index.store import Chunk, IndexStore, Manifest, StoredDocument
-from index.vectors import VectorIndex
+from index.vectors import VectorIndex, VectorIndexSpec
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def load_snapshot(
 def _load_version(
     store: IndexStore, name: str | None, dimensions: int, model: dict[str, Any] | None
 ) -> IndexSnapshot:
-    vectors = VectorIndex(dimensions)
+    parts: list[np.ndarray] = []
     documents: dict[str, StoredDocument] = {}
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
@@ -99,6 +99,10 @@ def _load_version(
         )
         documents.update((d.doc_id, d) for d in seg_docs)
         chunks.extend(seg_chunks)
-        vectors.add(seg_vectors)
+        parts.append(seg_vectors)
         tokens.extend(seg_tokens)
+    matrix = np.vstack(parts) if parts else np.zeros((0, dimensions), np.float32)
+    del parts  # at a million chunks each copy is 1.5 GB
+    spec = VectorIndexSpec.from_dict(manifest.vector_index)
+    vectors = VectorIndex.build(dimensions, matrix, spec)
     return IndexSnapshot(manifest, name, documents, chunks, vectors, KeywordIndex(tokens))

@@ -79,6 +79,8 @@ class Manifest:
     chunking: dict[str, int]
     documents: dict[str, DocumentEntry] = field(default_factory=dict)
     next_segment: int = 1
+    # Which FAISS index readers build (index.vectors.VectorIndexSpec); empty means exact.
+    vector_index: dict[str, Any] = field(default_factory=dict)
 
     @property
     def segments(self) -> list[str]:
@@ -94,6 +96,7 @@ class Manifest:
             "chunking": self.chunking,
             "next_segment": self.next_segment,
             "segments": self.segments,
+            "vector_index": self.vector_index,
             "documents": {
                 doc_id: {
                     "segment": e.segment,
@@ -129,6 +132,7 @@ class Manifest:
             chunking=data["chunking"],
             documents=documents,
             next_segment=data["next_segment"],
+            vector_index=data.get("vector_index") or {},
         )
 
     def check_compatible(self, model: dict[str, Any], chunking: dict[str, int]) -> None:

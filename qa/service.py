@@ -21,6 +21,7 @@ from index.embedding import Embedder
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import IndexStore, StoredDocument
 from qa.answer import Answer, AnswerConfig, Answerer
+from qa.cache import VersionedLRU
 from qa.retrieval import Hit, RetrievalConfig, Retriever
 
 
@@ -54,6 +55,7 @@ class QAService:
         answer_config: AnswerConfig | None = None,
         retrieval_config: RetrievalConfig | None = None,
         segment_chunks: int = SEGMENT_CHUNKS,
+        answer_cache_size: int = 1024,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -61,6 +63,7 @@ class QAService:
         self.segment_chunks = segment_chunks
         self.retriever = Retriever(embedder, retrieval_config)
         self.answerer = Answerer(embedder, self.retriever, answer_config)
+        self.answers: VersionedLRU[Answer] = VersionedLRU(answer_cache_size)
         self._reload_lock = threading.Lock()
         self._snapshot = self._load()
 
@@ -94,9 +97,17 @@ class QAService:
         return self._snapshot
 
     def ask(self, question: str, top_k: int = 8) -> Answer:
-        """An answer with verbatim citations (with their page, for PDFs), or an abstention."""
+        """An answer with verbatim citations (with their page, for PDFs), or an abstention.
+
+        Repeated questions come from the cache, keyed by the published version's manifest name,
+        which changes with any document change.
+        """
         snapshot = self.snapshot
-        return with_pages(self.answerer.answer(snapshot, question, top_k), snapshot)
+        return self.answers.get_or_compute(
+            snapshot.manifest_name,
+            (question, top_k),
+            lambda: with_pages(self.answerer.answer(snapshot, question, top_k), snapshot),
+        )
 
     def search(self, query: str, top_k: int = 10) -> list[Hit]:
         """The best chunks for query (retrieval only)."""

@@ -1,0 +1,140 @@
+"""Ingest throughput: the indexing path end to end vs bare `SentenceTransformer.encode`, peak RSS.
+
+    python bench/ingest.py --corpus ../shared/corpora/ungdc-session79-2024.jsonl --docs 20,60
+    python bench/ingest.py --corpus ../shared/corpora/ungdc-1946-2024.tar.xz --docs 40
+
+Each measurement runs in a fresh child process, so its peak RSS is its own: `index` reads the
+first N documents, chunks, embeds, writes segments and publishes (IndexWriter, as `qa index`
+does); `encode` embeds the very same chunk texts with one bare `model.encode` call. Model loading
+is timed apart and left out of chunks/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, SHARED, machine, markdown_table, peak_rss_mb, write_json
+
+sys.path.insert(0, str(ROOT))
+
+
+def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
+    """One measurement, in this (child) process."""
+    from api.app import load_embedder
+    from api.settings import Settings
+    from index.build import IndexWriter, embedding_text
+    from index.chunking import chunk_text
+    from index.documents import iter_documents
+    from index.store import IndexStore
+
+    settings = Settings()
+    t0 = time.perf_counter()
+    embedder = load_embedder(settings)
+    load_s = time.perf_counter() - t0
+    rss_model = peak_rss_mb()
+    chunking = settings.chunking()
+    documents = itertools.islice(iter_documents(corpus), docs)
+    if phase == "index":
+        with tempfile.TemporaryDirectory() as tmp:
+            store = IndexStore(Path(tmp) / "index")
+            t0 = time.perf_counter()
+            with store.write_lock():
+                writer = IndexWriter(store, embedder, chunking)
+                for document in documents:
+                    writer.add(document)
+                writer.flush()
+            seconds = time.perf_counter() - t0
+            chunks = writer.chunks_embedded
+    else:
+        texts = [
+            embedding_text(d.title, d.text[s.start : s.end], s.start)
+            for d in documents
+            for s in chunk_text(d.text, chunking.chunk_size, chunking.overlap)
+        ]
+        t0 = time.perf_counter()
+        embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
+        seconds = time.perf_counter() - t0
+        chunks = len(texts)
+    return {
+        "phase": phase,
+        "docs": docs,
+        "chunks": chunks,
+        "seconds": seconds,
+        "chunks_per_s": chunks / seconds,
+        "model_load_s": load_s,
+        "rss_after_model_mb": rss_model,
+        "peak_rss_mb": peak_rss_mb(),
+        "max_seq_length": embedder.max_seq_length,
+        "batch_size": embedder.batch_size,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        action="append",
+        default=[],
+        help="files, folders or archives (default: the session-79 UN speeches)",
+    )
+    parser.add_argument("--docs", default="20,60", help="document counts, comma-separated")
+    parser.add_argument("--phases", default="encode,index")
+    parser.add_argument("--label", default="ingest")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    corpus = args.corpus or [SHARED / "corpora" / "ungdc-session79-2024.jsonl"]
+    if args.child:
+        print(json.dumps(child(args.child, corpus, int(args.docs))))
+        return
+    rows = []
+    for docs in [int(d) for d in args.docs.split(",")]:
+        for phase in args.phases.split(","):
+            cmd = [sys.executable, __file__, "--child", phase, "--docs", str(docs)]
+            cmd += [arg for c in corpus for arg in ("--corpus", str(c))]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            print(json.dumps(row))
+            rows.append(row)
+    table = []
+    for r in rows:
+        bare = next((x for x in rows if x["phase"] == "encode" and x["docs"] == r["docs"]), None)
+        share = f"{100 * r['chunks_per_s'] / bare['chunks_per_s']:.0f}%" if bare else ""
+        table.append(
+            [
+                r["phase"],
+                r["docs"],
+                r["chunks"],
+                r["seconds"],
+                r["chunks_per_s"],
+                share,
+                r["rss_after_model_mb"],
+                r["peak_rss_mb"],
+            ]
+        )
+    headers = [
+        "path", "docs", "chunks", "seconds", "chunks/s", "of bare encode",
+        "RSS after model MB", "peak RSS MB",
+    ]  # fmt: skip
+    print(f"\n### {args.label}: {', '.join(map(str, corpus))}\n")
+    print(markdown_table(headers, table))
+    path = write_json(
+        f"{args.label}.json",
+        {"machine": machine(), "corpus": [str(c) for c in corpus], "rows": rows},
+        args.out,
+    )
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
