@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -12,13 +13,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api.auth import ApiKeyMiddleware
 from api.deps import ModelRunner
 from api.errors import install_error_handlers
-from api.routes import ask, check, documents, health, search
+from api.routes import ask, chat, check, conversations, documents, health, search
 from api.settings import Settings
 from index.embedding import SentenceTransformerEmbedder
 from index.errors import QAError
 from index.store import IndexStore
+from qa.conversation_store import ConversationStore
+from qa.generate import GroundedGenerator, llama_cpp_chat_model, openai_chat_model
 from qa.service import QAService
 
 logger = logging.getLogger("api")
@@ -54,6 +58,19 @@ def load_service(settings: Settings) -> QAService:
     return service
 
 
+def load_generator(settings: Settings, service: QAService) -> GroundedGenerator | None:
+    """The answer writer when a language model is configured, else None (extractive answers)."""
+    if settings.llm_url:
+        model = openai_chat_model(
+            settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_max_tokens
+        )
+    elif settings.llm_gguf:
+        model = llama_cpp_chat_model(settings.llm_gguf, settings.llm_max_tokens)
+    else:
+        return None
+    return GroundedGenerator(service, model, service.embedder)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the model and index load in its lifespan, once."""
     settings = settings or Settings()
@@ -62,12 +79,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = ModelRunner()
         app.state.runner = runner
+        app.state.conversations = ConversationStore(settings.conversations_database)
         # Uploads parse, lock and publish here, one at a time; only embedding uses the runner.
         app.state.writer = ModelRunner(name="writer")
 
         def load() -> None:
             try:
-                app.state.service = load_service(settings)
+                service = load_service(settings)
+                app.state.generator = load_generator(settings, service)
+                app.state.service = service
             except QAError as exc:
                 app.state.load_error = exc.message
                 logger.error("could not load the index: %s", exc.message)
@@ -86,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.writer.shutdown()
             runner.shutdown()
+            app.state.conversations.close()
 
     app = FastAPI(
         title="Document QA",
@@ -95,8 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = None
+    app.state.generator = None
     app.state.load_error = None
+    app.state.started = int(time.time())
     install_error_handlers(app)
+    if settings.api_keys:
+        # Added before CORS, so CORS wraps it: preflights and 401s get CORS headers.
+        app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -104,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (health, ask, search, documents, check):
+    for module in (health, ask, search, documents, check, chat, conversations):
         app.include_router(module.router)
 
     static = files("api") / "static"

@@ -15,6 +15,8 @@ from fastapi import Depends, Request
 from api.settings import Settings
 from index.embedding import Embedder
 from index.errors import IndexNotReady
+from qa.conversation import AskFn, ConversationalQA
+from qa.conversation_store import ConversationStore
 from qa.service import QAService
 
 P = ParamSpec("P")
@@ -96,6 +98,30 @@ def get_runner(request: Request) -> ModelRunner:
     return runner
 
 
+def get_conversations(request: Request) -> ConversationStore:
+    """The conversation store, opened at start-up."""
+    store: ConversationStore = request.app.state.conversations
+    return store
+
+
+def get_chat(
+    request: Request,
+    service: Annotated[QAService, Depends(get_service)],
+    store: Annotated[ConversationStore, Depends(get_conversations)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> ConversationalQA:
+    """Questions within conversations, over the loaded service."""
+    return ConversationalQA(
+        service, store, history_turns=settings.history_turns, ask=get_answer_fn(request)
+    )
+
+
+def get_answer_fn(request: Request) -> AskFn | None:
+    """The generator's ask when a language model is configured, else None (extractive)."""
+    generator = request.app.state.generator
+    return generator.ask if generator is not None else None
+
+
 def get_writer(request: Request) -> ModelRunner:
     writer: ModelRunner = request.app.state.writer
     return writer
@@ -105,3 +131,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 WriterDep = Annotated[ModelRunner, Depends(get_writer)]
 ServiceDep = Annotated[QAService, Depends(get_service)]
 RunnerDep = Annotated[ModelRunner, Depends(get_runner)]
+ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
+ChatDep = Annotated[ConversationalQA, Depends(get_chat)]

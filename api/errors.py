@@ -24,6 +24,7 @@ from index.errors import (
     UnreadableDocument,
     UnsupportedFormat,
 )
+from qa.conversation_store import ConversationNotFound
 
 logger = logging.getLogger("api")
 
@@ -40,6 +41,7 @@ STATUS_BY_ERROR: dict[type[QAError], int] = {
     InvalidDocumentId: 422,
     UnreadableDocument: 422,
     DocumentNotFound: 404,
+    ConversationNotFound: 404,
     UnsupportedFormat: 415,
     DocumentTooLarge: 413,
     IndexNotReady: 503,

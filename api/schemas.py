@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -28,6 +29,11 @@ class AskRequest(BaseModel):
     top_k: int | None = Field(
         None, ge=1, le=50, description="Passages retrieved to answer it (default QA_TOP_K)."
     )
+    conversation_id: str | None = Field(
+        None,
+        max_length=64,
+        description="Ask as a follow-up in this conversation; a new one is started when omitted.",
+    )
 
     @field_validator("question")
     @classmethod
@@ -53,6 +59,12 @@ class AskResponse(BaseModel):
     answer: str
     answered: bool
     citations: list[CitationOut]
+    conversation_id: str | None = Field(
+        None, description="The conversation this turn belongs to; pass it to ask a follow-up."
+    )
+    removed_sentences: int | None = Field(
+        None, description="Written answers only: sentences dropped as unsupported by the excerpts."
+    )
 
 
 class SearchRequest(BaseModel):
@@ -113,6 +125,26 @@ class HealthResponse(BaseModel):
     documents: int | None = None
     chunks: int | None = None
     index_version: int | None = None
+
+
+class TurnOut(BaseModel):
+    """One question of a conversation and its answer."""
+
+    n: int
+    question: str
+    query: str = Field(description="What was retrieved with: the question plus earlier terms.")
+    answer: str
+    answered: bool
+    citations: list[CitationOut]
+    created_at: datetime
+
+
+class ConversationOut(BaseModel):
+    """A conversation's turns, oldest first."""
+
+    conversation_id: str
+    created_at: datetime
+    turns: list[TurnOut]
 
 
 class DocumentIn(BaseModel):

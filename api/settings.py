@@ -60,8 +60,29 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [], description="Origins allowed by CORS, comma-separated."
     )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        [], description="When set, every /v1/ route needs `Authorization: Bearer <one of these>`."
+    )
+    conversations_url: str | None = Field(
+        None, description="SQLAlchemy URL of the conversation store; default SQLite in DATA_DIR."
+    )
+    history_turns: int = Field(3, ge=0, le=20, description="Earlier turns a follow-up draws on.")
+    chat_model_name: str = Field(
+        "qa-extractive", description="Model id of /v1/chat/completions and /v1/models."
+    )
+    llm_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint of a model that writes answers (optional)."
+    )
+    llm_model: str = Field("default", description="Model name at LLM_URL.")
+    llm_api_key: str | None = Field(None, description="API key for LLM_URL.")
+    llm_gguf: Path | None = Field(
+        None, description="Local GGUF model that writes answers (needs the `llm` extra)."
+    )
+    llm_max_tokens: int = Field(
+        256, ge=16, le=4096, description="Most tokens a written answer has."
+    )
 
-    @field_validator("seed_paths", "cors_origins", mode="before")
+    @field_validator("seed_paths", "cors_origins", "api_keys", mode="before")
     @classmethod
     def _split_comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -72,6 +93,13 @@ class Settings(BaseSettings):
     def index_path(self) -> Path:
         """The index folder."""
         return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+    @property
+    def conversations_database(self) -> str:
+        """The conversation store's SQLAlchemy URL."""
+        if self.conversations_url:
+            return self.conversations_url
+        return f"sqlite:///{(self.data_dir / 'conversations.db').resolve()}"
 
     def chunking(self) -> ChunkingConfig:
         """Chunking as the index records it."""

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -44,3 +50,49 @@ def seed_questions() -> list[dict[str, object]]:
     """The seed question set from ../shared/eval."""
     path = SHARED / "eval" / "seed_qa.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+LIVE_API_KEY = "test-key"
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A uvicorn server on a loopback port; /v1/ needs LIVE_API_KEY."""
+
+    url: str
+    api_key: str
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """Run the app under uvicorn on a free port of 127.0.0.1; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app on the seeds under a real uvicorn, with API keys."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("live-data"),
+        seed_paths=[SEEDS],
+        background_load=False,
+        api_keys=[LIVE_API_KEY],
+    )
+    with serve(settings) as url:
+        yield LiveServer(url, LIVE_API_KEY)

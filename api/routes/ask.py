@@ -1,4 +1,4 @@
-"""Questions answered with verbatim citations."""
+"""Questions answered with verbatim citations, alone or as follow-ups in a conversation."""
 
 from __future__ import annotations
 
@@ -6,21 +6,31 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from api.deps import RunnerDep, ServiceDep, SettingsDep
+from api.deps import ChatDep, RunnerDep, SettingsDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import AskRequest, AskResponse, CitationOut
+from qa.generate import removed_sentences
 
 router = APIRouter(tags=["ask"], responses=ERROR_RESPONSES)
 
 
 @router.post("/v1/ask", response_model=AskResponse)
 async def ask(
-    body: AskRequest, service: ServiceDep, runner: RunnerDep, settings: SettingsDep
+    body: AskRequest, chat: ChatDep, runner: RunnerDep, settings: SettingsDep
 ) -> AskResponse:
-    """Answer a question by quoting the documents, or say that they do not answer it."""
-    answer = await runner.run(service.ask, body.question, body.top_k or settings.top_k)
+    """Answer a question by quoting the documents, or say that they do not answer it.
+
+    Every answer names its conversation; send that `conversation_id` with the next question to
+    ask a follow-up ("What should they strengthen coordination with?").
+    """
+    conversation_id, _, result = await runner.run(
+        chat.ask, body.question, body.conversation_id, body.top_k or settings.top_k
+    )
+    answer = result.answer
     return AskResponse(
         answer=answer.text,
         answered=answer.answered,
         citations=[CitationOut(**asdict(c)) for c in answer.citations],
+        conversation_id=conversation_id,
+        removed_sentences=removed_sentences(answer),
     )

@@ -1,0 +1,202 @@
+"""Follow-up questions: read in the light of the earlier turns, without a language model.
+
+A follow-up such as "What should they strengthen coordination with?" names nothing that can be
+found on its own. It is resolved by retrieving with the question itself plus the salient terms of
+the earlier questions: a few from the last turn, fewer from older ones, so the current question
+keeps the most weight. An answer found that way is kept only if its best sentence still shares a
+term with the current question; otherwise the question is answered on its own, so an unrelated
+new question cannot borrow an answer from the conversation's topic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from index.snapshot import IndexSnapshot
+from index.text import tokenize
+from qa.answer import Answer
+from qa.conversation_store import ConversationStore, Turn
+from qa.service import QAService
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+# Words that point back at something named in an earlier turn ("there" is left out: "is there"
+# asks whether something exists far more often than it points back at a place).
+ANAPHORS = frozenset(
+    "they them their theirs it its this that these those he him his she her former latter "
+    "same".split()
+)
+# Openings that continue the previous question rather than start a new one.
+CONTINUATIONS = ("and ", "but ", "also ", "so ", "then ", "or ", "what about ", "how about ")
+# Words that ask for more of the same; they name no topic of their own.
+FILLER = frozenset(
+    "particular particularly specifically specific exactly example instance else more detail "
+    "details elaborate explain addition besides".split()
+)
+
+
+AskFn = Callable[[str, int], Answer]
+
+
+@dataclass(frozen=True)
+class FollowUpConfig:
+    """How much of the earlier turns a follow-up borrows."""
+
+    # Context terms taken from the last turn, the one before, and so on; older turns give none.
+    terms_per_turn: tuple[int, ...] = (4, 2, 1)
+    # A question with at most this many topic terms is read as a follow-up even without a pronoun.
+    short_question_terms: int = 1
+
+
+@dataclass(frozen=True)
+class ResolvedQuestion:
+    """The question as asked, and the retrieval query it was answered with."""
+
+    question: str
+    query: str
+    follow_up: bool
+    context_terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TurnAnswer:
+    """An answer and the query that produced it."""
+
+    answer: Answer
+    resolved: ResolvedQuestion
+
+
+def _words(text: str) -> list[tuple[str, str]]:
+    """(surface word, search token) for each topic word of text, first occurrence only."""
+    seen: set[str] = set()
+    words = []
+    for match in _WORD.finditer(text):
+        tokens = tokenize(match.group(0))
+        # A CJK run yields several bigram tokens; each is its own surface form.
+        pairs = [(match.group(0), tokens[0])] if len(tokens) == 1 else [(t, t) for t in tokens]
+        for surface, token in pairs:
+            if token not in seen and surface.lower() not in FILLER:
+                seen.add(token)
+                words.append((surface, token))
+    return words
+
+
+def topic_terms(text: str) -> set[str]:
+    """The search tokens of text that name what it is about (no function or filler words)."""
+    return {token for _, token in _words(text)}
+
+
+def is_follow_up(question: str, config: FollowUpConfig | None = None) -> bool:
+    """Whether the question leans on earlier turns: a pronoun, a continuation, or too few terms."""
+    config = config or FollowUpConfig()
+    lowered = question.strip().lower()
+    if lowered.startswith(CONTINUATIONS):
+        return True
+    if any(word in ANAPHORS for word in _WORD.findall(lowered)):
+        return True
+    return len(topic_terms(question)) <= config.short_question_terms
+
+
+def salient_terms(
+    snapshot: IndexSnapshot,
+    question: str,
+    history: Sequence[str],
+    config: FollowUpConfig | None = None,
+) -> list[str]:
+    """The rarest indexed terms of the earlier questions, newest turn first, not already asked."""
+    config = config or FollowUpConfig()
+    taken = topic_terms(question)
+    terms: list[str] = []
+    document_frequency = snapshot.keywords.document_frequency
+    for budget, earlier in zip(config.terms_per_turn, reversed(history), strict=False):
+        # Terms the index does not contain cannot help find a passage.
+        candidates = [
+            (surface, token)
+            for surface, token in _words(earlier)
+            if token not in taken and document_frequency.get(token, 0) > 0
+        ]
+        candidates.sort(key=lambda pair: snapshot.idf(pair[1]), reverse=True)
+        for surface, token in candidates[:budget]:
+            taken.add(token)
+            terms.append(surface)
+    return terms
+
+
+def resolve(
+    snapshot: IndexSnapshot,
+    question: str,
+    history: Sequence[str],
+    config: FollowUpConfig | None = None,
+) -> ResolvedQuestion:
+    """The retrieval query for question, given the earlier questions of its conversation."""
+    config = config or FollowUpConfig()
+    if not history or not is_follow_up(question, config):
+        return ResolvedQuestion(question, question, follow_up=False)
+    terms = salient_terms(snapshot, question, history, config)
+    query = f"{question} {' '.join(terms)}" if terms else question
+    return ResolvedQuestion(question, query, follow_up=True, context_terms=tuple(terms))
+
+
+def addresses(answer: Answer, question: str) -> bool:
+    """Whether the answer's best sentence shares a topic term with the question (if it has any)."""
+    if not answer.answered or not answer.citations:
+        return False
+    asked = topic_terms(question)
+    return not asked or bool(asked & set(tokenize(answer.citations[0].text)))
+
+
+def answer_in_context(
+    service: QAService,
+    question: str,
+    history: Sequence[str],
+    top_k: int = 8,
+    config: FollowUpConfig | None = None,
+    ask: AskFn | None = None,
+) -> TurnAnswer:
+    """Answer question as a turn after the earlier questions in history (oldest first).
+
+    ask answers a query (default: the service's extractive answer; a generator's otherwise).
+    """
+    ask = ask or service.ask
+    resolved = resolve(service.snapshot, question, history, config)
+    if resolved.query != question:
+        answer = ask(resolved.query, top_k)
+        if addresses(answer, question):
+            return TurnAnswer(answer, resolved)
+    alone = ResolvedQuestion(question, question, follow_up=resolved.follow_up)
+    return TurnAnswer(ask(question, top_k), alone)
+
+
+class ConversationalQA:
+    """Questions asked within stored conversations."""
+
+    def __init__(
+        self,
+        service: QAService,
+        store: ConversationStore,
+        config: FollowUpConfig | None = None,
+        history_turns: int = 3,
+        ask: AskFn | None = None,
+    ) -> None:
+        self.service = service
+        self.answer_fn = ask
+        self.store = store
+        self.config = config or FollowUpConfig()
+        self.history_turns = history_turns
+
+    def ask(
+        self, question: str, conversation_id: str | None = None, top_k: int = 8
+    ) -> tuple[str, Turn, TurnAnswer]:
+        """Answer within the conversation (a new one when None) and record the turn."""
+        if conversation_id is None:
+            conversation_id = self.store.create()
+            history: list[str] = []
+        else:
+            history = self.store.recent_questions(conversation_id, self.history_turns)
+        result = answer_in_context(
+            self.service, question, history, top_k, self.config, self.answer_fn
+        )
+        turn = self.store.add_turn(conversation_id, question, result.resolved.query, result.answer)
+        return conversation_id, turn, result

@@ -1,0 +1,229 @@
+"""Conversations and their turns in a SQL database (SQLite by default, any SQLAlchemy URL)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Engine
+
+from index.errors import InvalidInput, QAError
+from qa.answer import Answer, Citation
+
+_metadata = MetaData()
+
+conversations = Table(
+    "conversations",
+    _metadata,
+    Column("id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+turns = Table(
+    "conversation_turns",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "conversation_id",
+        String(36),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("n", Integer, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("answered", Boolean, nullable=False),
+    Column("citations", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("conversation_id", "n"),
+)
+
+
+class ConversationNotFound(QAError):
+    """No conversation with that id is stored."""
+
+    code = "conversation_not_found"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of a conversation, the query it was answered with, and the answer."""
+
+    n: int
+    question: str
+    query: str
+    answer: str
+    answered: bool
+    citations: list[Citation]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation's turns, oldest first."""
+
+    conversation_id: str
+    created_at: datetime
+    turns: list[Turn]
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{path}"
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _check_id(conversation_id: str) -> str:
+    try:
+        return str(uuid.UUID(conversation_id))
+    except ValueError:
+        raise InvalidInput(
+            "conversation_id must be an id returned by the service", field="conversation_id"
+        ) from None
+
+
+class ConversationStore:
+    """Creates, reads, extends and deletes conversations; safe to use from several threads."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_foreign_keys)
+        _metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def create(self) -> str:
+        """A new, empty conversation's id."""
+        conversation_id = str(uuid.uuid4())
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(conversations).values(id=conversation_id, created_at=datetime.now(UTC))
+            )
+        return conversation_id
+
+    def get(self, conversation_id: str) -> Conversation:
+        """The conversation with its turns, or ConversationNotFound."""
+        conversation_id = _check_id(conversation_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(conversations.c.created_at).where(conversations.c.id == conversation_id)
+            ).first()
+            if row is None:
+                raise _not_found(conversation_id)
+            rows = connection.execute(
+                select(turns).where(turns.c.conversation_id == conversation_id).order_by(turns.c.n)
+            ).all()
+        history = [_turn(r._mapping) for r in rows]
+        return Conversation(conversation_id, _utc(row.created_at), history)
+
+    def recent_questions(self, conversation_id: str, limit: int) -> list[str]:
+        """The last `limit` questions asked, oldest first; ConversationNotFound if there is none."""
+        conversation_id = _check_id(conversation_id)
+        with self.engine.connect() as connection:
+            exists = connection.execute(
+                select(conversations.c.id).where(conversations.c.id == conversation_id)
+            ).first()
+            if exists is None:
+                raise _not_found(conversation_id)
+            rows = connection.execute(
+                select(turns.c.question)
+                .where(turns.c.conversation_id == conversation_id)
+                .order_by(turns.c.n.desc())
+                .limit(limit)
+            ).all()
+        return [row.question for row in reversed(rows)]
+
+    def add_turn(self, conversation_id: str, question: str, query: str, answer: Answer) -> Turn:
+        """Record a question and its answer as the conversation's next turn."""
+        conversation_id = _check_id(conversation_id)
+        created_at = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            exists = connection.execute(
+                select(conversations.c.id).where(conversations.c.id == conversation_id)
+            ).first()
+            if exists is None:
+                raise _not_found(conversation_id)
+            last = connection.execute(
+                select(func.max(turns.c.n)).where(turns.c.conversation_id == conversation_id)
+            ).scalar()
+            n = (last or 0) + 1
+            connection.execute(
+                insert(turns).values(
+                    conversation_id=conversation_id,
+                    n=n,
+                    question=question,
+                    query=query,
+                    answer=answer.text,
+                    answered=answer.answered,
+                    citations=[asdict(c) for c in answer.citations],
+                    created_at=created_at,
+                )
+            )
+        return Turn(n, question, query, answer.text, answer.answered, answer.citations, created_at)
+
+    def delete(self, conversation_id: str) -> None:
+        """Remove the conversation and its turns, or ConversationNotFound."""
+        conversation_id = _check_id(conversation_id)
+        with self.engine.begin() as connection:
+            connection.execute(delete(turns).where(turns.c.conversation_id == conversation_id))
+            removed = connection.execute(
+                delete(conversations).where(conversations.c.id == conversation_id)
+            ).rowcount
+        if not removed:
+            raise _not_found(conversation_id)
+
+
+def _not_found(conversation_id: str) -> ConversationNotFound:
+    return ConversationNotFound(
+        f"no conversation with id {conversation_id!r}", field="conversation_id"
+    )
+
+
+def _turn(row: Any) -> Turn:
+    return Turn(
+        n=row["n"],
+        question=row["question"],
+        query=row["query"],
+        answer=row["answer"],
+        answered=row["answered"],
+        citations=[Citation(**c) for c in row["citations"]],
+        created_at=_utc(row["created_at"]),
+    )
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

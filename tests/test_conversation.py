@@ -1,0 +1,194 @@
+"""Follow-up resolution: unit behaviour, and the multi-turn set in tests/data/followups.jsonl."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.build import ChunkingConfig
+from index.embedding import SentenceTransformerEmbedder
+from index.store import IndexStore
+from qa.answer import Answer
+from qa.conversation import (
+    ConversationalQA,
+    addresses,
+    answer_in_context,
+    is_follow_up,
+    resolve,
+    topic_terms,
+)
+from qa.conversation_store import ConversationStore, sqlite_url
+from qa.service import QAService
+from tests.conftest import SEED_DOC_ID, SEEDS, seed_questions
+
+FOLLOWUPS = Path(__file__).parent / "data" / "followups.jsonl"
+SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def service(
+    embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory
+) -> QAService:
+    store = IndexStore(tmp_path_factory.mktemp("conversation-index"))
+    qa = QAService(store, embedder, ChunkingConfig())
+    qa.index_paths([SEEDS])
+    return qa
+
+
+def _cases() -> list[dict[str, object]]:
+    return [json.loads(line) for line in FOLLOWUPS.read_text(encoding="utf-8").splitlines()]
+
+
+def _correct(answer: Answer, expect: list[str]) -> bool:
+    if not expect:
+        return not answer.answered and answer.citations == []
+    return answer.answered and any(p in answer.citations[0].text for p in expect)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What should they strengthen coordination with?", True),
+        ("Which countries in particular?", True),
+        ("And what cooperation does China participate in?", True),
+        ("To which cause?", True),
+        ("What should the international community exchange?", False),
+        ("What does China oppose?", False),
+        ("Which convention is China a state party to?", False),
+    ],
+)
+def test_is_follow_up(question: str, expected: bool) -> None:
+    assert is_follow_up(question) is expected
+
+
+def test_topic_terms_drop_function_and_filler_words() -> None:
+    assert topic_terms("Which countries in particular?") == {"countri"}
+
+
+def test_resolve_adds_the_rarest_terms_of_the_previous_question(service: QAService) -> None:
+    resolved = resolve(
+        service.snapshot,
+        "What should they strengthen coordination with?",
+        ["What agencies does China support?"],
+    )
+    assert resolved.follow_up is True
+    assert resolved.context_terms == ("agencies", "China", "support")
+    assert resolved.query == "What should they strengthen coordination with? agencies China support"
+
+
+def test_resolve_weights_the_newest_turn(service: QAService) -> None:
+    resolved = resolve(
+        service.snapshot,
+        "And what advantages should they give full play to?",
+        ["What agencies does China support?", "What should they strengthen coordination with?"],
+    )
+    # Up to four terms from the last turn, two from the one before.
+    assert resolved.context_terms == ("coordination", "strengthen", "agencies", "China")
+
+
+def test_resolve_leaves_a_standalone_question_alone(service: QAService) -> None:
+    question = "What should the international community exchange?"
+    resolved = resolve(service.snapshot, question, ["What agencies does China support?"])
+    assert (resolved.query, resolved.follow_up, resolved.context_terms) == (question, False, ())
+
+
+def test_required_follow_up_cites_coordination_with_regional_organizations(
+    service: QAService,
+) -> None:
+    result = answer_in_context(
+        service,
+        "What should they strengthen coordination with?",
+        ["What agencies does China support?"],
+    )
+    top = result.answer.citations[0]
+    assert "strengthen coordination with regional organizations" in top.text
+    assert SEED_TEXT[top.start : top.end] == top.text
+    # Asked alone, the same words find another sentence.
+    alone = service.ask("What should they strengthen coordination with?")
+    assert "regional organizations" not in alone.citations[0].text
+
+
+def test_a_new_unanswerable_question_does_not_borrow_the_topic(service: QAService) -> None:
+    history = ["What agencies does China support?"]
+    question = "And Brazil?"
+    resolved = resolve(service.snapshot, question, history)
+    borrowed = service.ask(resolved.query)
+    # The topic's terms alone would make an answer; the check against the question refuses it.
+    assert borrowed.answered is True
+    assert addresses(borrowed, question) is False
+    result = answer_in_context(service, question, history)
+    assert result.answer.answered is False
+    assert result.resolved.query == question
+
+
+def test_followup_set(service: QAService, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each later turn of each conversation, answered with and without the earlier turns."""
+    resolved_correct = alone_correct = total = 0
+    failures = []
+    for case in _cases():
+        turns = case["turns"]
+        assert isinstance(turns, list)
+        history: list[str] = []
+        for i, turn in enumerate(turns):
+            result = answer_in_context(service, turn["question"], history)
+            for c in result.answer.citations:
+                assert SEED_TEXT[c.start : c.end] == c.text
+            if i > 0:
+                total += 1
+                if _correct(result.answer, turn["expect"]):
+                    resolved_correct += 1
+                else:
+                    failures.append((case["id"], turn["question"], result.resolved.query))
+                alone_correct += _correct(service.ask(turn["question"]), turn["expect"])
+            history.append(turn["question"])
+    with capsys.disabled():
+        print(
+            f"\nfollow-up set: {resolved_correct}/{total} correct with earlier turns, "
+            f"{alone_correct}/{total} asked alone"
+        )
+    assert failures == []
+    assert total == 16
+    assert alone_correct < resolved_correct
+
+
+def test_conversational_qa_records_turns(service: QAService, tmp_path: Path) -> None:
+    store = ConversationStore(sqlite_url(tmp_path / "c.db"))
+    chat = ConversationalQA(service, store)
+    conversation_id, first, _ = chat.ask("What agencies does China support?")
+    same_id, second, result = chat.ask(
+        "What should they strengthen coordination with?", conversation_id
+    )
+    assert same_id == conversation_id
+    assert (first.n, second.n) == (1, 2)
+    assert second.query == "What should they strengthen coordination with? agencies China support"
+    assert result.resolved.follow_up is True
+    stored = store.get(conversation_id)
+    assert [t.question for t in stored.turns] == [first.question, second.question]
+    assert stored.turns[1].citations == result.answer.citations
+    store.close()
+
+
+def test_standalone_questions_after_an_unrelated_turn(service: QAService) -> None:
+    """English seed questions asked after another one get the answer they get when asked alone.
+
+    (All 110 ordered pairs do; four earlier turns keep the test quick.)
+    """
+    questions = [str(q["question"]) for q in seed_questions() if q["kind"] != "multilingual"]
+    earlier_turns = questions[0], questions[2], questions[6], questions[9]
+
+    def top(answer: Answer) -> tuple[bool, tuple[int, int] | None]:
+        first = answer.citations[0] if answer.citations else None
+        return answer.answered, (first.start, first.end) if first else None
+
+    alone = {question: top(service.ask(question)) for question in questions}
+    changed = [
+        (earlier, question)
+        for earlier in earlier_turns
+        for question in questions
+        if question != earlier
+        and top(answer_in_context(service, question, [earlier]).answer) != alone[question]
+    ]
+    assert len(questions) == 11
+    assert changed == []

@@ -1,0 +1,72 @@
+"""The SQL conversation store on SQLite files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.errors import InvalidInput
+from qa.answer import NO_ANSWER, Answer, Citation
+from qa.conversation_store import ConversationNotFound, ConversationStore, sqlite_url
+
+CITATION = Citation(1, "doc.txt", "Some text.", 10, 20, 0.9)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ConversationStore:
+    return ConversationStore(sqlite_url(tmp_path / "nested" / "conversations.db"))
+
+
+def test_turns_are_numbered_and_read_back_in_order(store: ConversationStore) -> None:
+    conversation_id = store.create()
+    store.add_turn(
+        conversation_id, "first?", "first?", Answer(True, "“Some text.” [1]", [CITATION])
+    )
+    store.add_turn(conversation_id, "second?", "second? first", Answer(False, NO_ANSWER, []))
+    conversation = store.get(conversation_id)
+    assert conversation.conversation_id == conversation_id
+    assert [(t.n, t.question, t.query, t.answered) for t in conversation.turns] == [
+        (1, "first?", "first?", True),
+        (2, "second?", "second? first", False),
+    ]
+    assert conversation.turns[0].citations == [CITATION]
+    assert conversation.turns[1].answer == NO_ANSWER
+    assert conversation.turns[0].created_at.tzinfo is not None
+
+
+def test_recent_questions_are_the_last_ones_oldest_first(store: ConversationStore) -> None:
+    conversation_id = store.create()
+    for question in ("a?", "b?", "c?", "d?"):
+        store.add_turn(conversation_id, question, question, Answer(False, NO_ANSWER))
+    assert store.recent_questions(conversation_id, 3) == ["b?", "c?", "d?"]
+    assert store.recent_questions(store.create(), 3) == []
+
+
+def test_a_reopened_store_keeps_conversations(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "conversations.db")
+    first = ConversationStore(url)
+    conversation_id = first.create()
+    first.add_turn(conversation_id, "q?", "q?", Answer(True, "“Some text.” [1]", [CITATION]))
+    first.close()
+    reopened = ConversationStore(url)
+    assert reopened.get(conversation_id).turns[0].citations == [CITATION]
+
+
+def test_delete_removes_the_conversation_and_its_turns(store: ConversationStore) -> None:
+    conversation_id = store.create()
+    store.add_turn(conversation_id, "q?", "q?", Answer(False, NO_ANSWER))
+    store.delete(conversation_id)
+    with pytest.raises(ConversationNotFound):
+        store.get(conversation_id)
+    with pytest.raises(ConversationNotFound):
+        store.delete(conversation_id)
+
+
+def test_unknown_and_malformed_ids(store: ConversationStore) -> None:
+    with pytest.raises(ConversationNotFound) as missing:
+        store.add_turn("8c5e2a1e-6f39-4f7e-9d7e-2f1b0f7d1c11", "q?", "q?", Answer(False, NO_ANSWER))
+    assert missing.value.field == "conversation_id"
+    with pytest.raises(InvalidInput) as malformed:
+        store.get("../etc/passwd")
+    assert malformed.value.field == "conversation_id"
