@@ -37,10 +37,14 @@ class KeywordIndex:
 
     def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and scores of the k best rows with a positive score, best first."""
-        scores = self.scores(query_tokens)
-        k = min(k, int(np.count_nonzero(scores)))
-        if k <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        rows = np.argpartition(-scores, k - 1)[:k]
-        rows = rows[np.argsort(-scores[rows], kind="stable")]
-        return rows.astype(np.int64), scores[rows]
+        return top_rows(self.scores(query_tokens), k)
+
+
+def top_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and scores of the k best positive scores, best first."""
+    k = min(k, int(np.count_nonzero(scores)))
+    if k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    rows = np.argpartition(-scores, k - 1)[:k]
+    rows = rows[np.argsort(-scores[rows], kind="stable")]
+    return rows.astype(np.int64), scores[rows]

@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 
 from index.embedding import Embedder
+from index.keyword import top_rows
 from index.snapshot import IndexSnapshot
 from index.store import Chunk
 from index.text import tokenize
@@ -80,7 +81,7 @@ class Retriever:
         query_tokens = tokenize(query)
         keyword_scores = snapshot.keywords.scores(query_tokens)
         if config.fusion != "dense":
-            rows_k, _ = snapshot.keywords.search(query_tokens, depth)
+            rows_k, _ = top_rows(keyword_scores, depth)
             for rank, row in enumerate(int(r) for r in rows_k):
                 keyword_rank[row] = rank
                 candidates[row] = None
