@@ -36,7 +36,7 @@ class Answer:
     answered: bool
     text: str
     citations: list[Citation] = field(default_factory=list)
-    # The best sentence's evidence score, compared with the abstention threshold.
+    # P(the evidence answers), compared with the abstention threshold.
     confidence: float = 0.0
 
 
