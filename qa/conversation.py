@@ -190,13 +190,22 @@ class ConversationalQA:
         self, question: str, conversation_id: str | None = None, top_k: int = 8
     ) -> tuple[str, Turn, TurnAnswer]:
         """Answer within the conversation (a new one when None) and record the turn."""
+        conversation_id, history = self.begin(conversation_id)
+        result = self.answer(question, history, top_k)
+        return conversation_id, self.record(conversation_id, question, result), result
+
+    def begin(self, conversation_id: str | None) -> tuple[str, list[str]]:
+        """The conversation's id (a new one when None) and its recent questions."""
         if conversation_id is None:
-            conversation_id = self.store.create()
-            history: list[str] = []
-        else:
-            history = self.store.recent_questions(conversation_id, self.history_turns)
-        result = answer_in_context(
+            return self.store.create(), []
+        return conversation_id, self.store.recent_questions(conversation_id, self.history_turns)
+
+    def answer(self, question: str, history: list[str], top_k: int = 8) -> TurnAnswer:
+        """Answer in the context of the earlier questions; touches no storage."""
+        return answer_in_context(
             self.service, question, history, top_k, self.config, self.answer_fn
         )
-        turn = self.store.add_turn(conversation_id, question, result.resolved.query, result.answer)
-        return conversation_id, turn, result
+
+    def record(self, conversation_id: str, question: str, result: TurnAnswer) -> Turn:
+        """Store the turn."""
+        return self.store.add_turn(conversation_id, question, result.resolved.query, result.answer)
