@@ -199,21 +199,21 @@ class Answerer:
             return []
         best = candidates[0].score
         pool = [c for c in candidates[1:] if c.score >= best - config.cite_margin]
+        # Each sentence is tokenised once, not once per round of the selection.
+        terms = {id(c): set(tokenize(c.text)) for c in [candidates[0], *pool]}
         chosen = [candidates[0]]
-        chosen_terms = [set(tokenize(candidates[0].text))]
         while pool and len(chosen) < config.max_citations:
 
             def mmr(c: SentenceCandidate) -> float:
-                terms = set(tokenize(c.text))
+                mine = terms[id(c)]
                 redundancy = max(
-                    len(terms & other) / max(1, len(terms | other)) for other in chosen_terms
+                    len(mine & terms[id(o)]) / max(1, len(mine | terms[id(o)])) for o in chosen
                 )
                 return c.score - config.diversity * redundancy
 
             pick = max(pool, key=mmr)
             pool.remove(pick)
             chosen.append(pick)
-            chosen_terms.append(set(tokenize(pick.text)))
         return chosen
 
     def answer(self, snapshot: IndexSnapshot, question: str, top_k: int = 8) -> Answer:
