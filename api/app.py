@@ -14,11 +14,12 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import ApiKeyMiddleware
-from api.deps import ModelRunner
+from api.deps import Runner
 from api.errors import install_error_handlers
 from api.routes import ask, chat, check, conversations, documents, health, search
 from api.settings import Settings
-from index.embedding import SentenceTransformerEmbedder
+from index.batching import BatchingEmbedder
+from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import QAError
 from index.store import IndexStore
 from qa.conversation_store import ConversationStore
@@ -38,9 +39,15 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     )
 
 
-def load_service(settings: Settings) -> QAService:
-    """Load the model and the index, indexing the seed documents first when the index is empty."""
-    embedder = load_embedder(settings)
+def load_service(settings: Settings, *, micro_batches: bool = False) -> QAService:
+    """Load the model and the index, indexing the seed documents first when the index is empty.
+
+    With micro_batches (the HTTP app), the model runs on its own thread and the texts of
+    concurrent requests are embedded together.
+    """
+    embedder: Embedder = load_embedder(settings)
+    if micro_batches:
+        embedder = BatchingEmbedder(embedder, max_batch=settings.micro_batch)
     store = IndexStore(settings.index_path)
     was_empty = not store.exists()
     service = QAService(
@@ -64,11 +71,11 @@ def load_generator(settings: Settings, service: QAService) -> GroundedGenerator 
         model = openai_chat_model(
             settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_max_tokens
         )
-    elif settings.llm_gguf:
+        return GroundedGenerator(service, model, service.embedder)
+    if settings.llm_gguf:
         model = llama_cpp_chat_model(settings.llm_gguf, settings.llm_max_tokens)
-    else:
-        return None
-    return GroundedGenerator(service, model, service.embedder)
+        return GroundedGenerator(service, model, service.embedder, one_at_a_time=True)
+    return None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,15 +84,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runner = ModelRunner()
-        app.state.runner = runner
+        # Requests run on a pool of threads; their model calls meet on the model thread.
+        app.state.runner = Runner("query", workers=settings.query_threads)
         app.state.conversations = ConversationStore(settings.conversations_database)
-        # Uploads parse, lock and publish here, one at a time; only embedding uses the runner.
-        app.state.writer = ModelRunner(name="writer")
+        # Uploads parse, lock and publish here, one at a time.
+        writer = app.state.writer = Runner("writer")
 
         def load() -> None:
             try:
-                service = load_service(settings)
+                service = load_service(settings, micro_batches=True)
                 app.state.generator = load_generator(settings, service)
                 app.state.service = service
             except QAError as exc:
@@ -97,15 +104,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 logger.exception("could not load the model or the index")
                 raise
 
-        # Loading runs on the model thread, so torch's pool is made there once.
-        future = runner.executor.submit(load)
+        # Loading (and indexing the seeds) is a write: it runs on the writer thread.
+        future = writer.executor.submit(load)
         if not settings.background_load:
             future.result()
         try:
             yield
         finally:
-            app.state.writer.shutdown()
-            runner.shutdown()
+            writer.shutdown()
+            app.state.runner.shutdown()
+            if isinstance(app.state.service, QAService):
+                app.state.service.close()
             app.state.conversations.close()
 
     app = FastAPI(

@@ -1,19 +1,16 @@
-"""Dependencies the routes declare: the loaded service and the thread that runs the model."""
+"""Dependencies the routes declare: the loaded service and the threads that do the work."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
-import numpy as np
 from fastapi import Depends, Request
 
 from api.settings import Settings
-from index.embedding import Embedder
 from index.errors import IndexNotReady
 from qa.conversation import AskFn, ConversationalQA
 from qa.conversation_store import ConversationStore
@@ -23,60 +20,19 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class ModelRunner:
-    """Runs model work on one dedicated thread.
+class Runner:
+    """Threads that run blocking work (model calls, retrieval, storage) off the event loop."""
 
-    Torch keeps its thread pool per calling thread; always calling from the same thread avoids
-    paying for a new pool on each of the server's worker threads, and keeps the event loop free.
-    """
-
-    def __init__(self, name: str = "model") -> None:
-        self.thread: threading.Thread | None = None
-        self.executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=name, initializer=self._remember_thread
-        )
-
-    def _remember_thread(self) -> None:
-        self.thread = threading.current_thread()
-
-    def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run fn on this runner's thread from another thread, and wait for its result."""
-        if threading.current_thread() is self.thread:
-            return fn(*args, **kwargs)
-        return self.executor.submit(fn, *args, **kwargs).result()
+    def __init__(self, name: str, workers: int = 1) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run fn(*args, **kwargs) on the model thread and await its result."""
+        """Run fn(*args, **kwargs) on one of the runner's threads and await its result."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
-
-
-class RunnerEmbedder(Embedder):
-    """An embedder whose model calls run on a runner's thread, in small batches.
-
-    Writers embed through it from their own thread: the model is only ever called from one
-    thread, and questions waiting for that thread get a turn between batches.
-    """
-
-    def __init__(self, inner: Embedder, runner: ModelRunner, batch_size: int = 32) -> None:
-        self.inner = inner
-        self.runner = runner
-        self.batch_size = batch_size
-        self.name = inner.name
-        self.dimensions = inner.dimensions
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        parts = [
-            self.runner.call(self.inner.embed_batch, texts[i : i + self.batch_size])
-            for i in range(0, len(texts), self.batch_size)
-        ]
-        return np.vstack(parts) if parts else np.zeros((0, self.dimensions), np.float32)
-
-    def describe(self) -> dict[str, Any]:
-        return self.inner.describe()
 
 
 def get_settings(request: Request) -> Settings:
@@ -93,8 +49,9 @@ def get_service(request: Request) -> QAService:
     return service
 
 
-def get_runner(request: Request) -> ModelRunner:
-    runner: ModelRunner = request.app.state.runner
+def get_runner(request: Request) -> Runner:
+    """The threads that answer requests; their model calls meet in micro-batches."""
+    runner: Runner = request.app.state.runner
     return runner
 
 
@@ -122,14 +79,15 @@ def get_answer_fn(request: Request) -> AskFn | None:
     return generator.ask if generator is not None else None
 
 
-def get_writer(request: Request) -> ModelRunner:
-    writer: ModelRunner = request.app.state.writer
+def get_writer(request: Request) -> Runner:
+    """The one thread that writes the index, so uploads publish one at a time."""
+    writer: Runner = request.app.state.writer
     return writer
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-WriterDep = Annotated[ModelRunner, Depends(get_writer)]
+WriterDep = Annotated[Runner, Depends(get_writer)]
 ServiceDep = Annotated[QAService, Depends(get_service)]
-RunnerDep = Annotated[ModelRunner, Depends(get_runner)]
+RunnerDep = Annotated[Runner, Depends(get_runner)]
 ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
 ChatDep = Annotated[ConversationalQA, Depends(get_chat)]

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     max_seq_length: int = Field(256, ge=16, le=512, description="Tokens the model reads per text.")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per model call.")
     torch_threads: int | None = Field(None, ge=1, description="Torch threads; default: all cores.")
+    micro_batch: int = Field(
+        32, ge=1, le=1024, description="Most texts of concurrent requests embedded in one call."
+    )
+    query_threads: int = Field(
+        8, ge=1, le=64, description="Threads answering requests; their model calls are batched."
+    )
     chunk_size: int = Field(1000, ge=100, le=20000, description="Maximum characters per chunk.")
     chunk_overlap: int = Field(200, ge=0, description="Characters repeated between chunks.")
     top_k: int = Field(8, ge=1, le=50, description="Chunks retrieved to answer a question.")

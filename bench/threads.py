@@ -2,11 +2,13 @@
 
     python bench/threads.py --torch-threads 1,2
 
-The service embeds each question on one dedicated model thread (api/deps.py ModelRunner). This
-compares, on the same questions in one process: that (one at a time, one thread), the same
-questions from a pool of 4 threads at once, and micro-batches of 8 questions per model call
-(what batching concurrent requests would give at best). Figures: questions per second and the
-latency of one question (for micro-batches, the time of its batch).
+The service runs the model on one dedicated thread that embeds the questions of concurrent
+requests together (index/batching.py BatchingEmbedder). This compares, on the same questions in
+one process: one question at a time on one thread, the same questions from a pool of 4 threads
+calling the model at once, fixed batches of 8 questions per model call (the best batching can
+do at 8 waiting), and BatchingEmbedder fed by 8 concurrent callers (what the service does).
+Figures: questions per second and the latency of one question (for fixed batches, the time of
+its batch).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def main() -> None:
 
     import torch
 
+    from index.batching import BatchingEmbedder
     from index.embedding import SentenceTransformerEmbedder
 
     lines = (SHARED / "eval" / "seed_qa.jsonl").read_text(encoding="utf-8").splitlines()
@@ -62,7 +65,20 @@ def main() -> None:
             b0 = time.perf_counter()
             embedder.embed_batch(questions[i : i + 8])
             batch_lat += [(time.perf_counter() - b0) * 1000] * len(questions[i : i + 8])
-        modes["micro-batches of 8"] = [*batch_lat, time.perf_counter() - t0]
+        modes["fixed batches of 8"] = [*batch_lat, time.perf_counter() - t0]
+        batching = BatchingEmbedder(embedder, max_batch=32)
+
+        def batched(q: str, batching: BatchingEmbedder = batching) -> float:
+            t0 = time.perf_counter()
+            batching.embed_batch([q])
+            return (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=8) as callers:
+            mode = "BatchingEmbedder, 8 concurrent callers"
+            modes[mode] = list(callers.map(batched, questions))
+        modes[mode].append(time.perf_counter() - t0)
+        batching.close()
         for mode, values in modes.items():
             wall, lat = values[-1], values[:-1]
             rows.append(

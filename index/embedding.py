@@ -39,6 +39,9 @@ class Embedder(Embeddings, ABC):
         """What an index records about the model that made its vectors."""
         return {"name": self.name, "dimensions": self.dimensions}
 
+    def close(self) -> None:
+        """Release threads or other resources the embedder holds (none by default)."""
+
 
 def resolve_model_path(model: str) -> Path:
     """A model folder from a path, or from an installed package with `get_model_path()`."""

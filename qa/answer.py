@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -73,26 +74,32 @@ class AnswerConfig:
 
 
 class SentenceEmbeddingCache:
-    """Sentence vectors by (content hash, start, end), least recently used dropped first."""
+    """Sentence vectors by (content hash, start, end), least recently used dropped first.
+
+    Safe to share between threads; the model runs outside the lock.
+    """
 
     def __init__(self, embedder: Embedder, capacity: int = 50_000) -> None:
         self.embedder = embedder
         self.capacity = capacity
         self._vectors: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def embed(self, keys: list[tuple[str, int, int]], texts: list[str]) -> np.ndarray:
         """Vectors for the sentences, embedding only those not seen before."""
-        missing = [i for i, key in enumerate(keys) if key not in self._vectors]
+        with self._lock:
+            found = {key: self._vectors[key] for key in keys if key in self._vectors}
+        missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:
             vectors = self.embedder.embed_batch([texts[i] for i in missing])
-            for i, vector in zip(missing, vectors, strict=True):
-                self._vectors[keys[i]] = vector
-        result = np.vstack([self._vectors[key] for key in keys])
-        for key in keys:
-            self._vectors.move_to_end(key)
-        while len(self._vectors) > self.capacity:
-            self._vectors.popitem(last=False)
-        return result
+            found.update((keys[i], vector) for i, vector in zip(missing, vectors, strict=True))
+        with self._lock:
+            for key in keys:
+                self._vectors[key] = found[key]
+                self._vectors.move_to_end(key)
+            while len(self._vectors) > self.capacity:
+                self._vectors.popitem(last=False)
+        return np.vstack([found[key] for key in keys])
 
 
 def term_overlap(snapshot: IndexSnapshot, question_terms: set[str], text: str) -> float:

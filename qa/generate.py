@@ -11,6 +11,8 @@ extractive answerer's decision, so the model is never asked when the documents d
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -107,11 +109,17 @@ class GroundedGenerator:
         chat_model: BaseChatModel,
         embedder: Embedder,
         config: GenerationConfig | None = None,
+        *,
+        one_at_a_time: bool = False,
     ) -> None:
         self.service = service
         self.chat_model = chat_model
         self.embedder = embedder
         self.config = config or GenerationConfig()
+        # A local model (llama.cpp) cannot serve two threads at once; a remote endpoint can.
+        self._model_lock: AbstractContextManager[Any] = (
+            threading.Lock() if one_at_a_time else nullcontext()
+        )
 
     def excerpts(self, question: str, extractive: Answer, top_k: int) -> list[Citation]:
         """The extractive answer's citations, then the next best sentences, numbered from 1."""
@@ -177,7 +185,8 @@ class GroundedGenerator:
             return extractive
         excerpts = self.excerpts(question, extractive, top_k)
         prompt = f"Excerpts:\n{format_excerpts(excerpts)}\n\nQuestion: {question}\nAnswer:"
-        reply = self.chat_model.invoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(prompt)])
+        with self._model_lock:
+            reply = self.chat_model.invoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(prompt)])
         text = reply.content if isinstance(reply.content, str) else str(reply.content)
         checks = self.check(split_sentences(text), excerpts)
         answer = self.compose(checks, excerpts)

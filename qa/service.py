@@ -113,6 +113,10 @@ class QAService:
         """The best chunks for query (retrieval only)."""
         return self.retriever.search(self.snapshot, query, top_k)
 
+    def close(self) -> None:
+        """Release the embedder's thread, if it has one."""
+        self.embedder.close()
+
     def documents(self) -> list[DocumentSummary]:
         """Every indexed document, by doc_id."""
         entries = self.snapshot.manifest.documents

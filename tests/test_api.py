@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from index.batching import BatchingEmbedder
 from tests.conftest import SEED_DOC_ID, SEEDS
 
 SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
@@ -172,3 +174,20 @@ def test_openapi_docs_are_served(seed_client: TestClient) -> None:
     assert seed_client.get("/docs").status_code == 200
     paths = seed_client.get("/openapi.json").json()["paths"]
     assert {"/v1/ask", "/v1/search", "/v1/documents", "/healthz", "/readyz"} <= set(paths)
+
+
+def test_concurrent_questions_get_their_own_answers(seed_client: TestClient) -> None:
+    questions = [
+        "What agencies does China support?",
+        "double standards",
+        "What is the population of Brazil?",
+        "counter terrorism",
+    ] * 4
+    one_by_one = {q: seed_client.post("/v1/search", json={"query": q}).json() for q in questions}
+    with ThreadPoolExecutor(len(questions)) as pool:
+        together = list(
+            pool.map(lambda q: seed_client.post("/v1/search", json={"query": q}).json(), questions)
+        )
+    assert together == [one_by_one[q] for q in questions]
+    embedder = seed_client.app.state.service.embedder  # type: ignore[attr-defined]
+    assert isinstance(embedder, BatchingEmbedder)

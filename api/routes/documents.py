@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api.deps import ModelRunner, RunnerDep, RunnerEmbedder, ServiceDep, SettingsDep, WriterDep
+from api.deps import ServiceDep, SettingsDep, WriterDep
 from api.errors import ERROR_RESPONSES, ErrorDetail
 from api.schemas import (
     DocumentIn,
@@ -106,7 +106,6 @@ async def get_document(doc_id: str, service: ServiceDep) -> DocumentOut:
 async def add_documents(
     request: Request,
     service: ServiceDep,
-    runner: RunnerDep,
     writer: WriterDep,
     settings: SettingsDep,
 ) -> DocumentResults:
@@ -117,7 +116,7 @@ async def add_documents(
     """
     items, uploads = await _read_items(request, _max_bytes(settings), doc_id=None)
     try:
-        results = await writer.run(_ingest, service, runner, items)
+        results = await writer.run(_ingest, service, items)
     finally:
         close_all(uploads)
     return DocumentResults(results=results)
@@ -133,7 +132,6 @@ async def replace_document(
     doc_id: str,
     request: Request,
     service: ServiceDep,
-    runner: RunnerDep,
     writer: WriterDep,
     settings: SettingsDep,
 ) -> DocumentResult:
@@ -143,7 +141,7 @@ async def replace_document(
     try:
         if len(items) != 1:
             raise InvalidInput("PUT takes exactly one file", field="files")
-        results = await writer.run(_ingest, service, runner, items)
+        results = await writer.run(_ingest, service, items)
     finally:
         close_all(uploads)
     return results[0]
@@ -219,7 +217,7 @@ def _text_loader(document: DocumentIn, doc_id: str | None) -> Loader:
     return load
 
 
-def _ingest(service: QAService, runner: ModelRunner, items: list[_Item]) -> list[DocumentResult]:
+def _ingest(service: QAService, items: list[_Item]) -> list[DocumentResult]:
     """Read every item, then index all readable documents in one version (on the writer thread)."""
     # Each slot is an item's error, or the file and index of a document to index.
     slots: list[DocumentResult | tuple[str | None, int]] = []
@@ -244,7 +242,6 @@ def _ingest(service: QAService, runner: ModelRunner, items: list[_Item]) -> list
         raise first_error
     changes = service.apply(
         upserts=documents,
-        embedder=RunnerEmbedder(service.embedder, runner),
         lock_timeout=WRITE_LOCK_TIMEOUT_S,
     )
     results = []

@@ -1,0 +1,102 @@
+"""Micro-batching: texts that several threads want embedded at once go through one model call."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from index.embedding import Embedder
+
+
+@dataclass
+class _Request:
+    texts: Sequence[str]
+    result: Future[np.ndarray] = field(default_factory=Future)
+
+
+class BatchingEmbedder(Embedder):
+    """Runs the model on one dedicated thread; requests waiting together are embedded together.
+
+    No request waits for others to arrive: while the model works on one batch, the requests
+    that come in queue up and form the next one (bench/threads.py measured the gain). Long
+    requests, such as a writer's chunks, go in pieces of `max_batch` texts, so questions that
+    arrive meanwhile are answered between pieces rather than after the whole document.
+    """
+
+    def __init__(self, inner: Embedder, max_batch: int = 32, name: str = "model") -> None:
+        self.inner = inner
+        self.max_batch = max(1, max_batch)
+        self.name = inner.name
+        self.dimensions = inner.dimensions
+        self.batches = 0  # model calls made, for tests and benchmarks
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        if threading.current_thread() is self._thread:
+            return self.inner.embed_batch(texts)
+        parts = [
+            self._submit(texts[i : i + self.max_batch])
+            for i in range(0, len(texts), self.max_batch)
+        ]
+        return np.vstack(parts) if parts else np.zeros((0, self.dimensions), np.float32)
+
+    def _submit(self, texts: Sequence[str]) -> np.ndarray:
+        if self._closed:
+            raise RuntimeError("the embedder is closed")
+        request = _Request(texts)
+        self._queue.put(request)
+        return request.result.result()
+
+    def _serve(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, size, stop = [first], len(first.texts), False
+            while size < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+                size += len(more.texts)
+            self._run(batch)
+            if stop:
+                return
+
+    def _run(self, batch: list[_Request]) -> None:
+        texts = [text for request in batch for text in request.texts]
+        try:
+            vectors = self.inner.embed_batch(texts)
+        except BaseException as exc:  # every waiting caller gets the model's error
+            for request in batch:
+                request.result.set_exception(exc)
+            return
+        self.batches += 1
+        start = 0
+        for request in batch:
+            end = start + len(request.texts)
+            request.result.set_result(vectors[start:end])
+            start = end
+
+    def close(self) -> None:
+        """Finish the queued requests, then stop the model thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()

@@ -1,0 +1,110 @@
+"""BatchingEmbedder: concurrent requests share model calls and each gets its own vectors back."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from index.batching import BatchingEmbedder
+from index.embedding import Embedder
+
+
+class RecordingEmbedder(Embedder):
+    """Vectors that encode each text's length; records every call; the first can be held."""
+
+    name = "recording"
+    dimensions = 2
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.threads: set[str] = set()
+        self.hold = threading.Event()
+        self.hold.set()
+        self.entered = threading.Event()
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.entered.set()
+        self.hold.wait(5)
+        self.calls.append(list(texts))
+        self.threads.add(threading.current_thread().name)
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_requests_waiting_together_go_in_one_model_call() -> None:
+    inner = RecordingEmbedder()
+    inner.hold.clear()
+    embedder = BatchingEmbedder(inner, max_batch=32)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            first = pool.submit(embedder.embed_batch, ["a"])
+            assert inner.entered.wait(5)
+            # While the model is busy with "a", three requests queue up.
+            rest = [pool.submit(embedder.embed_batch, [t]) for t in ("bb", "ccc", "dddd")]
+            while embedder._queue.qsize() < 3:
+                threading.Event().wait(0.001)
+            inner.hold.set()
+            assert first.result()[:, 0].tolist() == [1.0]
+            assert [f.result()[:, 0].tolist() for f in rest] == [[2.0], [3.0], [4.0]]
+        assert inner.calls[0] == ["a"]
+        assert sorted(inner.calls[1]) == ["bb", "ccc", "dddd"]
+        assert embedder.batches == 2
+        assert inner.threads == {"model"}
+    finally:
+        embedder.close()
+
+
+def test_long_requests_go_in_pieces_of_max_batch() -> None:
+    inner = RecordingEmbedder()
+    embedder = BatchingEmbedder(inner, max_batch=2)
+    try:
+        vectors = embedder.embed_batch(["a", "bb", "ccc", "dddd", "eeeee"])
+    finally:
+        embedder.close()
+    assert vectors[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert inner.calls == [["a", "bb"], ["ccc", "dddd"], ["eeeee"]]
+
+
+def test_no_texts_no_model_call() -> None:
+    inner = RecordingEmbedder()
+    embedder = BatchingEmbedder(inner)
+    try:
+        assert embedder.embed_batch([]).shape == (0, 2)
+    finally:
+        embedder.close()
+    assert inner.calls == []
+
+
+class FailingEmbedder(RecordingEmbedder):
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        raise ValueError("model failed")
+
+
+def test_a_model_error_reaches_the_caller_and_the_thread_goes_on() -> None:
+    embedder = BatchingEmbedder(FailingEmbedder())
+    try:
+        with pytest.raises(ValueError, match="model failed"):
+            embedder.embed_batch(["a"])
+        with pytest.raises(ValueError, match="model failed"):
+            embedder.embed_batch(["b"])
+    finally:
+        embedder.close()
+
+
+def test_closed_embedder_refuses_work() -> None:
+    embedder = BatchingEmbedder(RecordingEmbedder())
+    embedder.close()
+    embedder.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        embedder.embed_batch(["a"])
+
+
+def test_describes_the_inner_model() -> None:
+    embedder = BatchingEmbedder(RecordingEmbedder())
+    try:
+        assert embedder.describe() == {"name": "recording", "dimensions": 2}
+    finally:
+        embedder.close()
