@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from index.snapshot import IndexSnapshot
 from index.text import tokenize
 from qa.answer import Answer
-from qa.conversation_store import ConversationStore, Turn
+from qa.conversation_store import ConversationStore, Turn, new_conversation_id
 from qa.service import QAService
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
@@ -189,15 +189,19 @@ class ConversationalQA:
     def ask(
         self, question: str, conversation_id: str | None = None, top_k: int = 8
     ) -> tuple[str, Turn, TurnAnswer]:
-        """Answer within the conversation (a new one when None) and record the turn."""
+        """Answer within the conversation (a new one when None) and record the turn.
+
+        A new conversation is stored with its first turn, in one transaction.
+        """
+        new = conversation_id is None
         conversation_id, history = self.begin(conversation_id)
         result = self.answer(question, history, top_k)
-        return conversation_id, self.record(conversation_id, question, result), result
+        return conversation_id, self.record(conversation_id, question, result, new=new), result
 
     def begin(self, conversation_id: str | None) -> tuple[str, list[str]]:
-        """The conversation's id (a new one when None) and its recent questions."""
+        """The conversation's id (a new one, not yet stored, when None) and its recent questions."""
         if conversation_id is None:
-            return self.store.create(), []
+            return new_conversation_id(), []
         return conversation_id, self.store.recent_questions(conversation_id, self.history_turns)
 
     def answer(self, question: str, history: list[str], top_k: int = 8) -> TurnAnswer:
@@ -206,6 +210,10 @@ class ConversationalQA:
             self.service, question, history, top_k, self.config, self.answer_fn
         )
 
-    def record(self, conversation_id: str, question: str, result: TurnAnswer) -> Turn:
-        """Store the turn."""
-        return self.store.add_turn(conversation_id, question, result.resolved.query, result.answer)
+    def record(
+        self, conversation_id: str, question: str, result: TurnAnswer, *, new: bool = False
+    ) -> Turn:
+        """Store the turn (with new, as the first of a conversation begin() just named)."""
+        return self.store.add_turn(
+            conversation_id, question, result.resolved.query, result.answer, new=new
+        )

@@ -91,6 +91,11 @@ class Conversation:
     turns: list[Turn]
 
 
+def new_conversation_id() -> str:
+    """A fresh, unguessable conversation id."""
+    return str(uuid.uuid4())
+
+
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of a SQLite file."""
     return f"sqlite:///{path}"
@@ -126,7 +131,7 @@ class ConversationStore:
 
     def create(self) -> str:
         """A new, empty conversation's id."""
-        conversation_id = str(uuid.uuid4())
+        conversation_id = new_conversation_id()
         with self.engine.begin() as connection:
             connection.execute(
                 insert(conversations).values(id=conversation_id, created_at=datetime.now(UTC))
@@ -165,20 +170,31 @@ class ConversationStore:
             ).all()
         return [row.question for row in reversed(rows)]
 
-    def add_turn(self, conversation_id: str, question: str, query: str, answer: Answer) -> Turn:
-        """Record a question and its answer as the conversation's next turn."""
+    def add_turn(
+        self, conversation_id: str, question: str, query: str, answer: Answer, *, new: bool = False
+    ) -> Turn:
+        """Record a question and its answer as the conversation's next turn.
+
+        With new, the conversation is created in the same transaction (its first turn).
+        """
         conversation_id = _check_id(conversation_id)
         created_at = datetime.now(UTC)
         with self.engine.begin() as connection:
-            exists = connection.execute(
-                select(conversations.c.id).where(conversations.c.id == conversation_id)
-            ).first()
-            if exists is None:
-                raise _not_found(conversation_id)
-            last = connection.execute(
-                select(func.max(turns.c.n)).where(turns.c.conversation_id == conversation_id)
-            ).scalar()
-            n = (last or 0) + 1
+            if new:
+                connection.execute(
+                    insert(conversations).values(id=conversation_id, created_at=created_at)
+                )
+                n = 1
+            else:
+                exists = connection.execute(
+                    select(conversations.c.id).where(conversations.c.id == conversation_id)
+                ).first()
+                if exists is None:
+                    raise _not_found(conversation_id)
+                last = connection.execute(
+                    select(func.max(turns.c.n)).where(turns.c.conversation_id == conversation_id)
+                ).scalar()
+                n = (last or 0) + 1
             connection.execute(
                 insert(turns).values(
                     conversation_id=conversation_id,

@@ -8,7 +8,12 @@ import pytest
 
 from index.errors import InvalidInput
 from qa.answer import NO_ANSWER, Answer, Citation
-from qa.conversation_store import ConversationNotFound, ConversationStore, sqlite_url
+from qa.conversation_store import (
+    ConversationNotFound,
+    ConversationStore,
+    new_conversation_id,
+    sqlite_url,
+)
 
 CITATION = Citation(1, "doc.txt", "Some text.", 10, 20, 0.9)
 
@@ -33,6 +38,17 @@ def test_turns_are_numbered_and_read_back_in_order(store: ConversationStore) -> 
     assert conversation.turns[0].citations == [CITATION]
     assert conversation.turns[1].answer == NO_ANSWER
     assert conversation.turns[0].created_at.tzinfo is not None
+
+
+def test_a_new_conversation_is_stored_with_its_first_turn(store: ConversationStore) -> None:
+    conversation_id = new_conversation_id()
+    with pytest.raises(ConversationNotFound):
+        store.get(conversation_id)
+    turn = store.add_turn(conversation_id, "q?", "q?", Answer(False, NO_ANSWER, []), new=True)
+    store.add_turn(conversation_id, "r?", "r? q", Answer(False, NO_ANSWER, []))
+    assert turn.n == 1
+    assert [t.n for t in store.get(conversation_id).turns] == [1, 2]
+    assert store.recent_questions(conversation_id, 3) == ["q?", "r?"]
 
 
 def test_recent_questions_are_the_last_ones_oldest_first(store: ConversationStore) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ChatDep, RunnerDep, SettingsDep
 from api.errors import ERROR_RESPONSES
@@ -24,10 +23,10 @@ async def ask(
     Every answer names its conversation; send that `conversation_id` with the next question to
     ask a follow-up ("What should they strengthen coordination with?").
     """
-    # Storage runs in the server's thread pool, so the model thread only does model work.
-    conversation_id, history = await run_in_threadpool(chat.begin, body.conversation_id)
-    result = await runner.run(chat.answer, body.question, history, body.top_k or settings.top_k)
-    await run_in_threadpool(chat.record, conversation_id, body.question, result)
+    # One hop to a query thread: the model has its own thread, so storage there blocks no model.
+    conversation_id, _, result = await runner.run(
+        chat.ask, body.question, body.conversation_id, body.top_k or settings.top_k
+    )
     answer = result.answer
     return AskResponse(
         answer=answer.text,
