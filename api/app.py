@@ -18,6 +18,7 @@ from api.deps import Runner
 from api.errors import install_error_handlers
 from api.routes import ask, chat, check, conversations, documents, health, search
 from api.settings import Settings
+from api.timing import ServerTimingMiddleware
 from index.batching import BatchingEmbedder
 from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import QAError
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # Added last, so it is outermost and times the other middleware too.
+    app.add_middleware(ServerTimingMiddleware)
     for module in (health, ask, search, documents, check, chat, conversations):
         app.include_router(module.router)
 

@@ -191,3 +191,11 @@ def test_concurrent_questions_get_their_own_answers(seed_client: TestClient) -> 
     assert together == [one_by_one[q] for q in questions]
     embedder = seed_client.app.state.service.embedder  # type: ignore[attr-defined]
     assert isinstance(embedder, BatchingEmbedder)
+
+
+def test_responses_say_how_long_the_app_took(seed_client: TestClient) -> None:
+    response = seed_client.post("/v1/search", json={"query": "double standards"})
+    name, duration = response.headers["server-timing"].split(";dur=")
+    assert name == "app"
+    assert 0 < float(duration) < 10_000
+    assert "server-timing" in seed_client.get("/healthz").headers
