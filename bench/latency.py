@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import numpy as np
 from common import ROOT, SHARED, machine, markdown_table, percentiles, write_json
+from rawhttp import RawConnection, RawResponse
 
 sys.path.insert(0, str(ROOT))
 
@@ -74,26 +75,44 @@ async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float) -
 
 
 async def drive(
-    base: str, endpoint: str, qs: list[str], concurrency: int, total: int, pid: int
+    base: str,
+    endpoint: str,
+    qs: list[str],
+    concurrency: int,
+    total: int,
+    pid: int,
+    client_kind: str = "raw",
 ) -> dict[str, Any]:
-    """Send `total` requests, `concurrency` at a time; latency, throughput, errors, server CPU."""
+    """Send `total` requests, `concurrency` at a time; latency, throughput, errors, server CPU.
+
+    Each of `concurrency` workers keeps one connection: the raw client's (bench/rawhttp.py), or
+    a shared httpx.AsyncClient's pool.
+    """
     field = "question" if endpoint == "/v1/ask" else "query"
     latencies: list[float] = []
     in_app: list[float] = []  # the server's own Server-Timing: app;dur=...
     errors: dict[str, int] = {}
     counter = iter(range(total))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    url = httpx.URL(base)
     async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as client:
 
         async def worker() -> None:
+            raw = RawConnection(url.host, url.port or 80)
             for i in counter:
                 t0 = time.perf_counter()
+                payload = {field: qs[i % len(qs)]}
+                r: RawResponse | httpx.Response
                 try:
-                    r = await client.post(endpoint, json={field: qs[i % len(qs)]})
+                    if client_kind == "raw":
+                        r = await raw.post_json(endpoint, payload)
+                    else:
+                        r = await client.post(endpoint, json=payload)
                     ok = r.status_code == 200
                     key = str(r.status_code)
-                except httpx.HTTPError as exc:
+                except (httpx.HTTPError, OSError, asyncio.IncompleteReadError) as exc:
                     ok, key = False, type(exc).__name__
+                    await raw.close()
                 if ok:
                     latencies.append((time.perf_counter() - t0) * 1000)
                     timing = r.headers.get("server-timing", "")
@@ -101,6 +120,7 @@ async def drive(
                         in_app.append(float(timing.split(";dur=")[1]))
                 else:
                     errors[key] = errors.get(key, 0) + 1
+            await raw.close()
 
         cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -220,10 +240,10 @@ async def serve_and_drive(args: argparse.Namespace, env: dict[str, str], port: i
         print(f"server ready in {time.perf_counter() - t0:.1f} s: {ready}")
         runs = []
         for endpoint in ("/v1/search", "/v1/ask"):
-            await drive(base, endpoint, qs, 1, len(qs), proc.pid)  # warm-up
+            await drive(base, endpoint, qs, 1, len(qs), proc.pid, args.client)  # warm-up
             for c in args.concurrency:
                 total = max(args.requests, 4 * c)
-                result = await drive(base, endpoint, qs, c, total, proc.pid)
+                result = await drive(base, endpoint, qs, c, total, proc.pid, args.client)
                 result["pipeline"] = "qa serve"
                 print(json.dumps(result))
                 runs.append(result)
@@ -241,6 +261,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=8, help="passes over the questions, floor")
     parser.add_argument("--server-env", action="append", default=[], help="KEY=VALUE for serve")
     parser.add_argument("--no-inprocess", action="store_true", help="skip floor and langchain")
+    parser.add_argument("--client", choices=["raw", "httpx"], default="raw", help="load client")
     parser.add_argument("--index-dir", type=Path, help="serve this existing index (read only)")
     parser.add_argument("--label", default="seed")
     parser.add_argument("--out", type=Path)
