@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +24,8 @@ from index.store import IndexStore, StoredDocument
 from qa.answer import Answer, AnswerConfig, Answerer
 from qa.cache import VersionedLRU
 from qa.retrieval import Hit, RetrievalConfig, Retriever
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,17 +75,23 @@ class QAService:
 
     @property
     def snapshot(self) -> IndexSnapshot:
-        """The published version, reloaded when another writer has published a newer one.
+        """The loaded version; when a newer one is published, it is loaded in the background.
 
-        While one caller reloads, the others go on with the version they have rather than wait.
+        Loading takes seconds at 100,000 chunks (bench/latency.py --index-dir reports it), so no
+        question waits for it: they go on with the version they have until the new one is in.
         """
         current = self._snapshot
-        if self.store.current_name() == current.manifest_name:
-            return current
-        if not self._reload_lock.acquire(blocking=False):
-            return current
+        if self.store.current_name() != current.manifest_name and self._reload_lock.acquire(
+            blocking=False
+        ):
+            threading.Thread(target=self._reload_in_background, name="reload", daemon=True).start()
+        return current
+
+    def _reload_in_background(self) -> None:
         try:
-            return self._reload_if_stale()
+            self._reload_if_stale()
+        except Exception:  # the next question tries again; this version stays served
+            logger.exception("could not load the new index version")
         finally:
             self._reload_lock.release()
 

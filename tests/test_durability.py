@@ -133,7 +133,7 @@ def test_a_killed_ingest_leaves_the_last_published_version_and_a_rerun_finishes(
         assert len(ids) >= published
         published = len(ids)
         service = service or QAService(store, embedder, CHUNKING)
-        snapshot = service.snapshot
+        snapshot = service.refresh()
         assert snapshot.manifest_name == store.current_name()
         check_consistent(snapshot, embedder)
         for doc_id, document in snapshot.documents.items():
@@ -152,7 +152,7 @@ def test_a_killed_ingest_leaves_the_last_published_version_and_a_rerun_finishes(
     left = len(NAMES) - published
     assert out.startswith(f"{left} added, 0 updated, {published} unchanged, 0 removed; ")
     assert service is not None
-    snapshot = service.snapshot
+    snapshot = service.refresh()
     assert sorted(snapshot.documents) == [f"doc-{n:02d}.txt" for n in range(len(NAMES))]
     check_consistent(snapshot, embedder)
     assert not list(store.segments_dir.glob(".seg-*"))
@@ -210,7 +210,7 @@ def test_questions_are_answered_while_another_process_ingests(
     assert process.returncode == 0, err
     assert out.startswith("12 added, 0 updated, 6 unchanged, 6 removed; ")
     assert len(versions) >= 2
-    snapshot = service.snapshot
+    snapshot = service.refresh()
     expected = {f"doc-{n:02d}.txt" for n in range(6, len(NAMES))} | {"extra.txt"}
     assert set(snapshot.documents) == expected
     check_consistent(snapshot, locked)
