@@ -2,6 +2,7 @@
 
     python bench/ingest.py --corpus ../shared/corpora/ungdc-session79-2024.jsonl --docs 20,60
     python bench/ingest.py --corpus ../shared/corpora/ungdc-1946-2024.tar.xz --docs 40
+    QA_MAX_SEQ_LENGTH=128 QA_EMBED_BATCH_SIZE=64 python bench/ingest.py --phases encode
 
 Each measurement runs in a fresh child process, so its peak RSS is its own: `index` reads the
 first N documents, chunks, embeds, writes segments and publishes (IndexWriter, as `qa index`
@@ -113,6 +114,8 @@ def main() -> None:
         table.append(
             [
                 r["phase"],
+                r["max_seq_length"],
+                r["batch_size"],
                 r["docs"],
                 r["chunks"],
                 r["seconds"],
@@ -123,7 +126,7 @@ def main() -> None:
             ]
         )
     headers = [
-        "path", "docs", "chunks", "seconds", "chunks/s", "of bare encode",
+        "path", "max_seq", "batch", "docs", "chunks", "seconds", "chunks/s", "of bare encode",
         "RSS after model MB", "peak RSS MB",
     ]  # fmt: skip
     print(f"\n### {args.label}: {', '.join(map(str, corpus))}\n")
