@@ -1,13 +1,16 @@
 """Search latency and recall@10 of the approximate index (IVF) against exact search, by size.
 
     python bench/ann.py --sizes 10000,100000,1000000
+    python bench/ann.py --index-dir /tmp/un100k/index --questions bench/data/un_questions.jsonl \
+        --questions ../shared/eval/squad2/queries.jsonl --sizes 10000,100000,1000000
 
-Vectors: the UN corpus gives only a few thousand real chunk vectors in reasonable time on this
-machine, so larger sets are SYNTHETIC: drawn from a Gaussian with the mean and covariance of
-real MiniLM chunk vectors (first --real chunks of the session-79 speeches, embedded once and
-cached in bench/results/), then normalised. Such data has no cluster structure, which makes IVF's
-job harder than on real text: recall here is a pessimistic estimate. Queries are drawn the same
-way. One query at a time, as the service searches.
+Vectors: with --index-dir, the real chunk vectors of an index (e.g. 105,000 UN speech chunks);
+sizes beyond them are filled with SYNTHETIC vectors drawn from a Gaussian with the real ones'
+mean and covariance, then normalised. Without it, everything is synthetic, modelled on the first
+--real chunks of the session-79 speeches. Synthetic data has no cluster structure, which makes
+IVF's job harder than on real text: recall on it is a pessimistic estimate. Queries: real
+questions embedded with the model (--questions), else synthetic. One query at a time, as the
+service searches. Rows: exact search, IVF at several nprobe, and the spec choose_spec picks.
 """
 
 from __future__ import annotations
@@ -56,6 +59,28 @@ def real_vectors(count: int) -> np.ndarray:
     return vectors
 
 
+def index_vectors(index_dir: Path) -> np.ndarray:
+    """Every stored chunk vector of an index, segment by segment."""
+    segments = sorted((index_dir / "segments").glob("seg-*"))
+    return np.vstack([np.load(seg / "vectors.npy") for seg in segments]).astype(np.float32)
+
+
+def question_vectors(files: list[Path], count: int) -> np.ndarray:
+    """The first `count` questions of jsonl files (fields question or text), embedded."""
+    import json
+
+    from api.app import load_embedder
+    from api.settings import Settings
+
+    texts: list[str] = []
+    for file in files:
+        for line in file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                texts.append(record.get("question") or record["text"])
+    return load_embedder(Settings()).embed_batch(texts[:count])
+
+
 def synthetic(real: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """Unit vectors from a Gaussian with the real vectors' mean and covariance."""
     mean = real.mean(axis=0)
@@ -92,15 +117,24 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=1500, help="real chunk vectors to model")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--nprobe-shares", default="0.0625,0.125,0.25")
+    parser.add_argument("--index-dir", type=Path, help="use this index's real vectors")
+    parser.add_argument("--questions", type=Path, action="append", default=[])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     rng = np.random.default_rng(7)
-    real = real_vectors(args.real)
+    real = index_vectors(args.index_dir) if args.index_dir else real_vectors(args.real)
+    rng.shuffle(real)  # a size below the real count takes a sample of all sessions
     dims = real.shape[1]
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
-        base = synthetic(real, size, rng)
-        queries = synthetic(real, args.queries, rng)
+        if args.index_dir:
+            base = np.vstack([real[:size], synthetic(real, max(0, size - len(real)), rng)])
+        else:
+            base = synthetic(real, size, rng)
+        if args.questions:
+            queries = question_vectors(args.questions, args.queries)
+        else:
+            queries = synthetic(real, args.queries, rng)
         t0 = time.perf_counter()
         exact = VectorIndex.build(dims, base)
         exact_build = time.perf_counter() - t0
@@ -120,14 +154,15 @@ def main() -> None:
         t0 = time.perf_counter()
         ivf = VectorIndex.build(dims, base, VectorIndexSpec("ivf", nlist, 1))
         ivf_build = time.perf_counter() - t0
-        for share in [float(s) for s in args.nprobe_shares.split(",")]:
-            nprobe = max(1, round(nlist * share))
+        probes = {max(1, round(nlist * float(share))) for share in args.nprobe_shares.split(",")}
+        for nprobe in sorted(probes | {min(nlist, chosen.nprobe)}):
             ivf._index.nprobe = nprobe
             found, lat = timed_search(ivf, queries, 10)
+            picked = " (choose_spec)" if nprobe == chosen.nprobe and nlist == chosen.nlist else ""
             rows.append(
                 {
                     "vectors": size,
-                    "index": f"ivf nlist={nlist} nprobe={nprobe}",
+                    "index": f"ivf nlist={nlist} nprobe={nprobe}{picked}",
                     "build_s": ivf_build,
                     "recall@10": recall(found, truth),
                     **{f"{k}_ms": v for k, v in percentiles(lat).items()},
@@ -139,7 +174,9 @@ def main() -> None:
         [r["vectors"], r["index"], r["build_s"], r["recall@10"], r["p50_ms"], r["p95_ms"]]
         for r in rows
     ]
-    print(f"\n### ANN: {dims}-d synthetic vectors modelled on {len(real)} real ones\n")
+    source = f"{len(real)} real vectors of {args.index_dir}" if args.index_dir else "synthetic"
+    asked = f"{len(queries)} questions" if args.questions else "synthetic queries"
+    print(f"\n### ANN: {dims}-d, {source} (synthetic beyond), {asked}\n")
     headers = ["vectors", "index", "build s", "recall@10", "p50 ms", "p95 ms"]
     print(markdown_table(headers, table))
     print(f"\nchoose_spec picks: { {s: choose_spec(s).as_dict() for s in (10**4, 10**5, 10**6)} }")
