@@ -46,9 +46,12 @@ def load_service(settings: Settings, *, micro_batches: bool = False) -> QAServic
     With micro_batches (the HTTP app), the model runs on its own thread and the texts of
     concurrent requests are embedded together.
     """
-    embedder: Embedder = load_embedder(settings)
+    embedder: Embedder
     if micro_batches:
-        embedder = BatchingEmbedder(embedder, max_batch=settings.micro_batch)
+        # Loaded on the model thread itself: torch is then only ever used from that thread.
+        embedder = BatchingEmbedder(lambda: load_embedder(settings), settings.micro_batch)
+    else:
+        embedder = load_embedder(settings)
     store = IndexStore(settings.index_path)
     was_empty = not store.exists()
     service = QAService(

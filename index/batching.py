@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,16 +29,32 @@ class BatchingEmbedder(Embedder):
     arrive meanwhile are answered between pieces rather than after the whole document.
     """
 
-    def __init__(self, inner: Embedder, max_batch: int = 32, name: str = "model") -> None:
-        self.inner = inner
+    def __init__(
+        self, inner: Embedder | Callable[[], Embedder], max_batch: int = 32, name: str = "model"
+    ) -> None:
+        """Wrap an embedder, or build one on the model thread from a factory (better for torch).
+
+        Torch's OpenMP threads spin after each call; once a second thread has run torch work,
+        both pay for it (bench/threads.py: a question took 8.7 ms instead of 6.4), so the model
+        is best loaded, as well as run, on its one thread.
+        """
         self.max_batch = max(1, max_batch)
-        self.name = inner.name
-        self.dimensions = inner.dimensions
         self.batches = 0  # model calls made, for tests and benchmarks
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._closed = False
+        loaded: Future[Embedder] = Future()
+        factory = None
+        if isinstance(inner, Embedder):
+            loaded.set_result(inner)
+        else:
+            factory = inner
+        self._thread = threading.Thread(
+            target=self._serve, args=(factory, loaded), name=name, daemon=True
+        )
         self._thread.start()
+        self.inner = loaded.result()  # the factory's error, if it failed
+        self.name = self.inner.name
+        self.dimensions = self.inner.dimensions
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         if threading.current_thread() is self._thread:
@@ -56,7 +72,13 @@ class BatchingEmbedder(Embedder):
         self._queue.put(request)
         return request.result.result()
 
-    def _serve(self) -> None:
+    def _serve(self, factory: Callable[[], Embedder] | None, loaded: Future[Embedder]) -> None:
+        if factory is not None:
+            try:
+                loaded.set_result(factory())
+            except BaseException as exc:
+                loaded.set_exception(exc)
+                return
         while True:
             first = self._queue.get()
             if first is None:

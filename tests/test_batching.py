@@ -25,6 +25,7 @@ class RecordingEmbedder(Embedder):
         self.hold = threading.Event()
         self.hold.set()
         self.entered = threading.Event()
+        self.built_on = threading.current_thread().name
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         self.entered.set()
@@ -108,3 +109,22 @@ def test_describes_the_inner_model() -> None:
         assert embedder.describe() == {"name": "recording", "dimensions": 2}
     finally:
         embedder.close()
+
+
+def test_a_factory_builds_the_model_on_the_model_thread() -> None:
+    embedder = BatchingEmbedder(RecordingEmbedder, name="model")
+    try:
+        assert embedder.embed_batch(["abc"])[:, 0].tolist() == [3.0]
+        assert isinstance(embedder.inner, RecordingEmbedder)
+        assert embedder.inner.threads == {"model"}
+        assert embedder.inner.built_on == "model"
+    finally:
+        embedder.close()
+
+
+def test_a_failing_factory_fails_the_constructor() -> None:
+    def broken() -> Embedder:
+        raise OSError("no weights")
+
+    with pytest.raises(OSError, match="no weights"):
+        BatchingEmbedder(broken)
