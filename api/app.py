@@ -30,13 +30,22 @@ from qa.service import QAService
 logger = logging.getLogger("api")
 
 
-def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The configured embedding model, from local files."""
+# Serving one question at a time, one torch thread answers as fast as two and uses half the CPU,
+# so concurrent requests get the other core (bench/latency.py, README "Performance").
+SERVING_TORCH_THREADS = 1
+
+
+def load_embedder(settings: Settings, *, serving: bool = False) -> SentenceTransformerEmbedder:
+    """The configured embedding model, from local files.
+
+    Torch threads: QA_TORCH_THREADS if set, else one when serving and all cores for indexing.
+    """
+    threads = settings.torch_threads or (SERVING_TORCH_THREADS if serving else None)
     return SentenceTransformerEmbedder(
         settings.model,
         max_seq_length=settings.max_seq_length,
         batch_size=settings.embed_batch_size,
-        torch_threads=settings.torch_threads,
+        torch_threads=threads,
     )
 
 
@@ -49,7 +58,9 @@ def load_service(settings: Settings, *, micro_batches: bool = False) -> QAServic
     embedder: Embedder
     if micro_batches:
         # Loaded on the model thread itself: torch is then only ever used from that thread.
-        embedder = BatchingEmbedder(lambda: load_embedder(settings), settings.micro_batch)
+        embedder = BatchingEmbedder(
+            lambda: load_embedder(settings, serving=True), settings.micro_batch
+        )
     else:
         embedder = load_embedder(settings)
     store = IndexStore(settings.index_path)

@@ -358,6 +358,7 @@ def serve_command(
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        access_log=settings.access_log,
     )
 
 

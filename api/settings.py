@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     model: str = Field(DEFAULT_MODEL, description="Embedding model: a folder or a model package.")
     max_seq_length: int = Field(256, ge=16, le=512, description="Tokens the model reads per text.")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per model call.")
-    torch_threads: int | None = Field(None, ge=1, description="Torch threads; default: all cores.")
+    torch_threads: int | None = Field(
+        None, ge=1, description="Torch threads; default: 1 when serving, all cores for `qa index`."
+    )
     micro_batch: int = Field(
         32, ge=1, le=1024, description="Most texts of concurrent requests embedded in one call."
     )
@@ -56,6 +58,7 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
+    access_log: bool = Field(True, description="Log every request (`qa serve`).")
     background_load: bool = Field(
         True, description="Load model and index after start-up (readyz 503 until done)."
     )

