@@ -69,6 +69,10 @@ class AnswerConfig:
     cite_margin: float = 0.2
     # Maximal marginal relevance: how much a sentence's similarity to those already cited counts.
     diversity: float = 0.3
+    # Sentences embedded per question, the best by term overlap and chunk score: on a large
+    # index most sentences of the retrieved chunks were never embedded before, and embedding
+    # all of them (about 56) took 750 ms a question at 100,000 chunks (bench/latency.py --cold).
+    max_embedded_sentences: int = 16
     # Abstain when the estimated probability that the evidence answers is below its threshold.
     abstention: AbstentionModel = field(default_factory=AbstentionModel)
 
@@ -168,17 +172,31 @@ class Answerer:
                 chunk_score[key] = max(chunk_score.get(key, -1.0), hit.score)
         if not chunk_score:
             return []
+        config = self.config
+        question_terms = set(tokenize(question))
         keys = list(chunk_score)
         texts = [snapshot.text(doc_id, start, end) for doc_id, start, end in keys]
+        overlaps = [term_overlap(snapshot, question_terms, text) for text in texts]
+        if len(keys) > config.max_embedded_sentences:
+            # Only the most promising sentences by the cheap signals go to the model.
+            order = sorted(
+                range(len(keys)),
+                key=lambda i: (
+                    config.overlap_weight * overlaps[i] + config.chunk_weight * chunk_score[keys[i]]
+                ),
+                reverse=True,
+            )[: config.max_embedded_sentences]
+            keys = [keys[i] for i in order]
+            texts = [texts[i] for i in order]
+            overlaps = [overlaps[i] for i in order]
         cache_keys = [
             (snapshot.documents[doc_id].content_hash, start, end) for doc_id, start, end in keys
         ]
         similarities = self.sentence_vectors.embed(cache_keys, texts) @ query_vector[0]
-        question_terms = set(tokenize(question))
-        config = self.config
         candidates = []
-        for (doc_id, start, end), text, similarity in zip(keys, texts, similarities, strict=True):
-            overlap = term_overlap(snapshot, question_terms, text)
+        for (doc_id, start, end), text, similarity, overlap in zip(
+            keys, texts, similarities, overlaps, strict=True
+        ):
             score = (
                 config.similarity_weight * float(similarity)
                 + config.overlap_weight * overlap

@@ -1,0 +1,49 @@
+"""Answerer: only the most promising sentences go to the model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index.build import ChunkingConfig, build_index
+from index.embedding import Embedder
+from index.snapshot import load_snapshot
+from index.store import IndexStore
+from qa.answer import AnswerConfig, Answerer
+from qa.retrieval import Retriever
+
+
+class CountingEmbedder(Embedder):
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name, self.dimensions = inner.name, inner.dimensions
+        self.texts: list[str] = []
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return self.inner.embed_batch(texts)
+
+
+def test_sentences_embedded_are_capped_and_the_answer_still_quotes(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    sentences = [f"Filler sentence number {n} talks about weather." for n in range(10)]
+    sentences.insert(4, "The Danube flows through ten countries.")
+    (folder / "river.txt").write_text(" ".join(sentences), encoding="utf-8")
+    store = IndexStore(tmp_path / "index")
+    build_index([folder], store, embedder, ChunkingConfig(2000, 0))
+    snapshot = load_snapshot(store, embedder.dimensions)
+    counting = CountingEmbedder(embedder)
+    answerer = Answerer(counting, Retriever(counting), AnswerConfig(max_embedded_sentences=3))
+
+    answer = answerer.answer(snapshot, "How many countries does the Danube flow through?")
+
+    question_and_sentences = counting.texts
+    assert len(question_and_sentences) == 1 + 3
+    assert answer.citations[0].text == "The Danube flows through ten countries."
+    text = snapshot.documents["river.txt"].text
+    assert text[answer.citations[0].start : answer.citations[0].end] == answer.citations[0].text
