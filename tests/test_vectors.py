@@ -28,9 +28,9 @@ def clustered(count: int, dims: int = 32, clusters: int = 50, seed: int = 0) -> 
 
 
 def test_choose_spec_is_exact_up_to_the_threshold_then_ivf() -> None:
-    assert choose_spec(100_000) == VectorIndexSpec()
-    assert choose_spec(1_000_000) == VectorIndexSpec("ivf", nlist=1000, nprobe=125)
-    assert choose_spec(160_000).as_dict() == {"kind": "ivf", "nlist": 400, "nprobe": 96}
+    assert choose_spec(300_000) == VectorIndexSpec()
+    assert choose_spec(1_000_000) == VectorIndexSpec("ivf", nlist=1000, nprobe=500)
+    assert choose_spec(360_000).as_dict() == {"kind": "ivf", "nlist": 600, "nprobe": 300}
 
 
 def test_spec_round_trips_and_missing_means_exact() -> None:
