@@ -77,7 +77,7 @@ class SentenceTransformerEmbedder(Embedder):
         model: str = DEFAULT_MODEL,
         *,
         max_seq_length: int | None = 256,
-        batch_size: int = 32,
+        batch_size: int = 16,
         torch_threads: int | None = None,
     ) -> None:
         # Weights ship inside a package; never reach for a hub, here or on air-gapped machines.
