@@ -40,6 +40,8 @@ class CheckConfig:
     top_k: int = 8
     # Sentences (best by the answerer's score) whose signals are computed for each claim.
     examined: int = 10
+    # Sentences embedded per claim: all of those retrieved, as when the weights were tuned.
+    embedded: int = 1000
     max_evidence: int = 3
     similarity_weight: float = 0.3
     coverage_weight: float = 0.7
@@ -190,7 +192,9 @@ class FactChecker:
 
     def examine(self, snapshot: IndexSnapshot, claim: str) -> list[EvidenceSignals]:
         """Signals of the sentences most likely to bear on claim, in the answerer's order."""
-        candidates = self.answerer.candidates(snapshot, claim, self.config.top_k)
+        candidates = self.answerer.candidates(
+            snapshot, claim, self.config.top_k, self.config.embedded
+        )
         examined = candidates[: self.config.examined]
         in_document = {
             doc_id: document_terms(snapshot, claim, doc_id)
