@@ -6,8 +6,9 @@
 
 Each measurement runs in a fresh child process, so its peak RSS is its own: `index` reads the
 first N documents, chunks, embeds, writes segments and publishes (IndexWriter, as `qa index`
-does); `encode` embeds the very same chunk texts with one bare `model.encode` call. Model loading
-is timed apart and left out of chunks/s.
+does); `encode` embeds the very same chunk texts with one bare `model.encode` call; `pipeline`
+is `index` without the model (a constant vector), to tell the service's memory from torch's.
+Model loading is timed apart and left out of chunks/s.
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ from common import ROOT, SHARED, machine, markdown_table, peak_rss_mb, write_jso
 sys.path.insert(0, str(ROOT))
 
 
+class ConstantEmbedder:
+    """The `pipeline` phase: everything but the model (same vector for every text)."""
+
+    name, dimensions, batch_size, max_seq_length = "constant", 384, 0, 0
+
+    def embed_batch(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        return np.full((len(texts), self.dimensions), self.dimensions**-0.5, np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "dimensions": self.dimensions}
+
+
 def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
     """One measurement, in this (child) process."""
     from api.app import load_embedder
@@ -39,12 +54,12 @@ def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
 
     settings = Settings()
     t0 = time.perf_counter()
-    embedder = load_embedder(settings)
+    embedder: Any = ConstantEmbedder() if phase == "pipeline" else load_embedder(settings)
     load_s = time.perf_counter() - t0
     rss_model = peak_rss_mb()
     chunking = settings.chunking()
     documents = itertools.islice(iter_documents(corpus), docs)
-    if phase == "index":
+    if phase in ("index", "pipeline"):
         with tempfile.TemporaryDirectory() as tmp:
             store = IndexStore(Path(tmp) / "index")
             t0 = time.perf_counter()
