@@ -1,4 +1,4 @@
-"""Search latency and recall@10 of the approximate index (IVF) against exact search, by size.
+"""Search latency and recall@10 of the approximate indexes (IVF) against exact search, by size.
 
     python bench/ann.py --sizes 10000,100000,1000000
     python bench/ann.py --index-dir /tmp/un100k/index --questions bench/data/un_questions.jsonl \
@@ -10,7 +10,8 @@ mean and covariance, then normalised. Without it, everything is synthetic, model
 --real chunks of the session-79 speeches. Synthetic data has no cluster structure, which makes
 IVF's job harder than on real text: recall on it is a pessimistic estimate. Queries: real
 questions embedded with the model (--questions), else synthetic. One query at a time, as the
-service searches. Rows: exact search, IVF at several nprobe, and the spec choose_spec picks.
+service searches. Rows: exact search, then each IVF kind (flat lists; 8-bit codes re-ranked
+exactly) at several nprobe, and the spec choose_spec picks.
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=1500, help="real chunk vectors to model")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--nprobe-shares", default="0.0625,0.125,0.25")
+    parser.add_argument(
+        "--kinds", default="ivf,ivf_sq8", help="approximate kinds: ivf (flat lists), ivf_sq8"
+    )
     parser.add_argument("--index-dir", type=Path, help="use this index's real vectors")
     parser.add_argument("--questions", type=Path, action="append", default=[])
     parser.add_argument("--out", type=Path)
@@ -151,25 +155,31 @@ def main() -> None:
         print(rows[-1])
         chosen = choose_spec(size, exact_up_to=0)
         nlist = min(chosen.nlist, size // 40)
-        t0 = time.perf_counter()
-        ivf = VectorIndex.build(dims, base, VectorIndexSpec("ivf", nlist, 1))
-        ivf_build = time.perf_counter() - t0
         probes = {max(1, round(nlist * float(share))) for share in args.nprobe_shares.split(",")}
-        for nprobe in sorted(probes | {min(nlist, chosen.nprobe)}):
-            ivf._index.nprobe = nprobe
-            found, lat = timed_search(ivf, queries, 10)
-            picked = " (choose_spec)" if nprobe == chosen.nprobe and nlist == chosen.nlist else ""
-            rows.append(
-                {
-                    "vectors": size,
-                    "index": f"ivf nlist={nlist} nprobe={nprobe}{picked}",
-                    "build_s": ivf_build,
-                    "recall@10": recall(found, truth),
-                    **{f"{k}_ms": v for k, v in percentiles(lat).items()},
-                }
-            )
-            print(rows[-1])
-        del base, exact, ivf
+        for kind in args.kinds.split(","):
+            t0 = time.perf_counter()
+            ivf = VectorIndex.build(dims, base, VectorIndexSpec(kind, nlist, 1))
+            ivf_build = time.perf_counter() - t0
+            for nprobe in sorted(probes | {min(nlist, chosen.nprobe)}):
+                ivf.set_nprobe(nprobe)
+                found, lat = timed_search(ivf, queries, 10)
+                picked = (
+                    " (choose_spec)"
+                    if (kind, nprobe, nlist) == (chosen.kind, chosen.nprobe, chosen.nlist)
+                    else ""
+                )
+                rows.append(
+                    {
+                        "vectors": size,
+                        "index": f"{kind} nlist={nlist} nprobe={nprobe}{picked}",
+                        "build_s": ivf_build,
+                        "recall@10": recall(found, truth),
+                        **{f"{k}_ms": v for k, v in percentiles(lat).items()},
+                    }
+                )
+                print(rows[-1])
+            del ivf
+        del base, exact
     table = [
         [r["vectors"], r["index"], r["build_s"], r["recall@10"], r["p50_ms"], r["p95_ms"]]
         for r in rows
