@@ -7,8 +7,14 @@
 Each measurement runs in a fresh child process, so its peak RSS is its own: `index` reads the
 first N documents, chunks, embeds, writes segments and publishes (IndexWriter, as `qa index`
 does); `encode` embeds the very same chunk texts with one bare `model.encode` call; `pipeline`
-is `index` without the model (a constant vector), to tell the service's memory from torch's.
-Model loading is timed apart and left out of chunks/s.
+is `index` without the model (a constant vector), to tell the service's memory from torch's;
+`index-notrim` is `index` without giving freed heap back to the OS between batches
+(index/memory.py). Resident memory is sampled twice a second while a phase runs: the highest
+sample of the first and of the second half of the run show whether memory creeps with the
+corpus. Model loading is timed apart and left out of chunks/s.
+
+    python bench/ingest.py --corpus ../shared/corpora/ungdc-1946-2024.tar.xz --docs 300 \
+        --phases index,index-notrim
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +50,36 @@ class ConstantEmbedder:
         return {"name": self.name, "dimensions": self.dimensions}
 
 
+class RssSampler:
+    """Samples this process's resident memory (MB) every `interval` seconds in a thread."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    self.samples.append(int(line.split()[1]) / 1024)
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def halves(self) -> tuple[float, float]:
+        """The highest sample of the first half of the run and of the second."""
+        half = len(self.samples) // 2
+        first, second = self.samples[:half] or [0.0], self.samples[half:] or [0.0]
+        return max(first), max(second)
+
+
 def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
     """One measurement, in this (child) process."""
     from api.app import load_embedder
@@ -52,6 +89,10 @@ def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
     from index.documents import iter_documents
     from index.store import IndexStore
 
+    if phase == "index-notrim":
+        import index.build
+
+        index.build.release_free_memory = lambda: False
     settings = Settings()
     t0 = time.perf_counter()
     embedder: Any = ConstantEmbedder() if phase == "pipeline" else load_embedder(settings)
@@ -59,7 +100,9 @@ def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
     rss_model = peak_rss_mb()
     chunking = settings.chunking()
     documents = itertools.islice(iter_documents(corpus), docs)
-    if phase in ("index", "pipeline"):
+    sampler = RssSampler()
+    sampler.start()
+    if phase in ("index", "index-notrim", "pipeline"):
         with tempfile.TemporaryDirectory() as tmp:
             store = IndexStore(Path(tmp) / "index")
             t0 = time.perf_counter()
@@ -80,6 +123,8 @@ def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
         embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
         seconds = time.perf_counter() - t0
         chunks = len(texts)
+    sampler.stop()
+    first_half, second_half = sampler.halves()
     return {
         "phase": phase,
         "docs": docs,
@@ -89,6 +134,8 @@ def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
         "model_load_s": load_s,
         "rss_after_model_mb": rss_model,
         "peak_rss_mb": peak_rss_mb(),
+        "rss_first_half_mb": first_half,
+        "rss_second_half_mb": second_half,
         "max_seq_length": embedder.max_seq_length,
         "batch_size": embedder.batch_size,
     }
@@ -138,11 +185,13 @@ def main() -> None:
                 share,
                 r["rss_after_model_mb"],
                 r["peak_rss_mb"],
+                r["rss_first_half_mb"],
+                r["rss_second_half_mb"],
             ]
         )
     headers = [
         "path", "max_seq", "batch", "docs", "chunks", "seconds", "chunks/s", "of bare encode",
-        "RSS after model MB", "peak RSS MB",
+        "RSS after model MB", "peak RSS MB", "max RSS 1st half MB", "max RSS 2nd half MB",
     ]  # fmt: skip
     print(f"\n### {args.label}: {', '.join(map(str, corpus))}\n")
     print(markdown_table(headers, table))

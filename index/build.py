@@ -14,6 +14,7 @@ from index.chunking import chunk_text
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, QAError
+from index.memory import release_free_memory
 from index.store import Chunk, DocumentEntry, IndexStore, chunk_id, new_manifest
 from index.text import tokenize
 from index.vectors import choose_spec
@@ -240,6 +241,7 @@ class IndexWriter:
         parts = []
         for i in range(0, len(texts), batch):
             parts.append(self.embedder.embed_batch(texts[i : i + batch]))
+            release_free_memory()
             if self.progress is not None:
                 self.progress.update(len(texts[i : i + batch]))
         return np.vstack(parts) if parts else np.zeros((0, self.embedder.dimensions), np.float32)
