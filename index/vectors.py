@@ -113,8 +113,8 @@ class VectorIndex:
             )
             ivf.train(vectors[np.sort(sample)])
             ivf.nprobe = spec.nprobe
-            index._ivf, index.spec = ivf, spec
-            index._index = ivf
+            index._ivf = index._index = ivf
+            index.spec = spec
             if spec.kind == "ivf_sq8":
                 # The 8-bit codes only shortlist: REFINE_FACTOR * k candidates are re-scored
                 # with the exact vectors, which the refine index also serves reconstruct from.
