@@ -49,6 +49,9 @@ def seed_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient
 def seed_questions() -> list[dict[str, object]]:
     """The seed question set from ../shared/eval."""
     path = SHARED / "eval" / "seed_qa.jsonl"
+    if not path.exists():
+        # Like the other ../shared tests: skip (a whole module when collecting), not error.
+        pytest.skip("../shared/eval is not beside the repository", allow_module_level=True)
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
