@@ -72,6 +72,7 @@ def load_service(settings: Settings, *, micro_batches: bool = False) -> QAServic
         settings.answer_config(),
         segment_chunks=settings.segment_chunks,
         answer_cache_size=settings.answer_cache_size,
+        sentence_vectors=settings.sentence_vectors,
     )
     seeds = [path for path in settings.seed_paths if path.exists()]
     if settings.index_seeds_if_empty and was_empty and seeds:

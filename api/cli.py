@@ -48,6 +48,14 @@ def index_command(
     rebuild: Annotated[
         bool, typer.Option(help="Start a new index (needed after changing model or chunking).")
     ] = False,
+    sentence_vectors: Annotated[
+        bool | None,
+        typer.Option(
+            help="Store sentence vectors (documents indexed before get them too): new questions "
+            "are then answered without embedding sentences, and indexing takes about twice as "
+            "long. Default: QA_SENTENCE_VECTORS, else what the index was built with."
+        ),
+    ] = None,
 ) -> None:
     """Index documents incrementally: new and changed ones are embedded, unchanged skipped."""
     from api.app import load_embedder
@@ -58,7 +66,8 @@ def index_command(
     targets = paths or settings.seed_paths
     try:
         embedder = load_embedder(settings)
-        with tqdm(unit="chunk", desc="embedding", delay=1.0) as progress:
+        # Counts chunks and, with sentence vectors, sentences: every text the model embeds.
+        with tqdm(unit="text", desc="embedding", delay=1.0) as progress:
             report = build_index(
                 targets,
                 IndexStore(settings.index_path),
@@ -68,6 +77,9 @@ def index_command(
                 rebuild=rebuild,
                 progress=progress,
                 segment_chunks=settings.segment_chunks,
+                sentence_vectors=(
+                    settings.sentence_vectors if sentence_vectors is None else sentence_vectors
+                ),
             )
     except QAError as exc:
         raise _fail(exc) from None
@@ -78,11 +90,13 @@ def index_command(
         typer.secho(f"skipped: {error}", err=True, fg=typer.colors.YELLOW)
     if report.errors and prune:
         typer.secho("nothing pruned, since some files were skipped", err=True)
+    embedded = f"{report.chunks_embedded} chunks"
+    if report.sentences_embedded:
+        embedded += f" and {report.sentences_embedded} sentences"
     typer.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed; "
-        f"{report.chunks_embedded} chunks embedded; index version {report.version} "
-        f"in {settings.index_path}"
+        f"{embedded} embedded; index version {report.version} in {settings.index_path}"
     )
     if report.errors:
         raise typer.Exit(code=1)
@@ -202,9 +216,14 @@ def eval_command(
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         store = IndexStore(index_dir or Path(scratch) / "index")
         embedder = load_embedder(settings)
-        with tqdm(unit="chunk", desc="indexing", delay=1.0) as progress:
+        with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
             build_index(
-                [dataset / "corpus.jsonl"], store, embedder, settings.chunking(), progress=progress
+                [dataset / "corpus.jsonl"],
+                store,
+                embedder,
+                settings.chunking(),
+                progress=progress,
+                sentence_vectors=settings.sentence_vectors,
             )
         service = QAService(
             store,
@@ -314,7 +333,7 @@ def eval_check_command(
     embedder = load_embedder(settings)
     with tempfile.TemporaryDirectory(prefix="qa-eval-check-") as folder:
         store = IndexStore(Path(folder))
-        with tqdm(unit="chunk", desc="indexing", delay=1.0) as progress:
+        with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
             build_index(
                 [dataset / "corpus.jsonl"], store, embedder, settings.chunking(), progress=progress
             )

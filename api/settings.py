@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         True, description="Load model and index after start-up (readyz 503 until done)."
     )
     max_upload_mb: float = Field(25, gt=0, description="Largest uploaded file, in MB.")
+    sentence_vectors: bool | None = Field(
+        None,
+        description="Store sentence vectors when indexing: new questions then embed no sentence, "
+        "and indexing takes about twice as long. Unset: keep what the index was built with.",
+    )
     segment_chunks: int = Field(
         4096, ge=1, description="Chunks embedded per published batch when indexing."
     )

@@ -9,9 +9,11 @@ first N documents, chunks, embeds, writes segments and publishes (IndexWriter, a
 does); `encode` embeds the very same chunk texts with one bare `model.encode` call; `pipeline`
 is `index` without the model (a constant vector), to tell the service's memory from torch's;
 `index-notrim` is `index` without giving freed heap back to the OS between batches
-(index/memory.py). Resident memory is sampled twice a second while a phase runs: the highest
-sample of the first and of the second half of the run show whether memory creeps with the
-corpus. Model loading is timed apart and left out of chunks/s.
+(index/memory.py); `index-sentences` is `index` storing sentence vectors too (`qa index
+--sentence-vectors`), whose chunks/s says what answering cold questions without embedding costs.
+Resident memory is sampled twice a second while a phase runs: the highest sample of the first
+and of the second half of the run show whether memory creeps with the corpus. Model loading is
+timed apart and left out of chunks/s.
 
     python bench/ingest.py --corpus ../shared/corpora/ungdc-1946-2024.tar.xz --docs 300 \
         --phases index,index-notrim
@@ -102,17 +104,19 @@ def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
     documents = itertools.islice(iter_documents(corpus), docs)
     sampler = RssSampler()
     sampler.start()
-    if phase in ("index", "index-notrim", "pipeline"):
+    if phase in ("index", "index-notrim", "index-sentences", "pipeline"):
         with tempfile.TemporaryDirectory() as tmp:
             store = IndexStore(Path(tmp) / "index")
             t0 = time.perf_counter()
             with store.write_lock():
-                writer = IndexWriter(store, embedder, chunking)
+                writer = IndexWriter(
+                    store, embedder, chunking, sentence_vectors=phase == "index-sentences"
+                )
                 for document in documents:
                     writer.add(document)
                 writer.flush()
             seconds = time.perf_counter() - t0
-            chunks = writer.chunks_embedded
+            chunks, sentences = writer.chunks_embedded, writer.sentences_embedded
     else:
         texts = [
             embedding_text(d.title, d.text[s.start : s.end], s.start)
@@ -122,13 +126,14 @@ def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
         seconds = time.perf_counter() - t0
-        chunks = len(texts)
+        chunks, sentences = len(texts), 0
     sampler.stop()
     first_half, second_half = sampler.halves()
     return {
         "phase": phase,
         "docs": docs,
         "chunks": chunks,
+        "sentences": sentences,
         "seconds": seconds,
         "chunks_per_s": chunks / seconds,
         "model_load_s": load_s,
@@ -180,6 +185,7 @@ def main() -> None:
                 r["batch_size"],
                 r["docs"],
                 r["chunks"],
+                r.get("sentences", 0),
                 r["seconds"],
                 r["chunks_per_s"],
                 share,
@@ -190,8 +196,9 @@ def main() -> None:
             ]
         )
     headers = [
-        "path", "max_seq", "batch", "docs", "chunks", "seconds", "chunks/s", "of bare encode",
-        "RSS after model MB", "peak RSS MB", "max RSS 1st half MB", "max RSS 2nd half MB",
+        "path", "max_seq", "batch", "docs", "chunks", "sentences", "seconds", "chunks/s",
+        "of bare encode", "RSS after model MB", "peak RSS MB", "max RSS 1st half MB",
+        "max RSS 2nd half MB",
     ]  # fmt: skip
     print(f"\n### {args.label}: {', '.join(map(str, corpus))}\n")
     print(markdown_table(headers, table))

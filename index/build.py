@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -15,7 +15,16 @@ from index.documents import Document, iter_file_documents, iter_paths, validate_
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, QAError
 from index.memory import release_free_memory
-from index.store import Chunk, DocumentEntry, IndexStore, chunk_id, new_manifest
+from index.sentences import carry_over_sentences, embed_sentences
+from index.store import (
+    Chunk,
+    DocumentEntry,
+    IndexStore,
+    StoredDocument,
+    chunk_id,
+    new_manifest,
+    split_chunk_id,
+)
 from index.text import tokenize
 from index.vectors import choose_spec
 
@@ -56,6 +65,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     chunks_embedded: int = 0
+    sentences_embedded: int = 0
     version: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -82,7 +92,11 @@ def embedding_text(title: str, text: str, start: int) -> str:
 
 
 class IndexWriter:
-    """Stages document changes and publishes them as new versions; hold the store's write lock."""
+    """Stages document changes and publishes them as new versions; hold the store's write lock.
+
+    sentence_vectors: store each chunk's sentence vectors too (index.sentences); None keeps
+    what the index was built with.
+    """
 
     def __init__(
         self,
@@ -93,6 +107,7 @@ class IndexWriter:
         rebuild: bool = False,
         progress: Progress | None = None,
         segment_chunks: int = SEGMENT_CHUNKS,
+        sentence_vectors: bool | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -113,7 +128,11 @@ class IndexWriter:
         self._pending_docs: list[Document] = []
         self._pending_chunks: list[tuple[Document, int, int, tuple[tuple[int, int], ...]]] = []
         self._dirty = rebuild
+        if sentence_vectors is not None and sentence_vectors != self.manifest.sentence_vectors:
+            self.manifest.sentence_vectors = sentence_vectors
+            self._dirty = True
         self.chunks_embedded = 0
+        self.sentences_embedded = 0
 
     def status(self, document: Document) -> str:
         """`added`, `updated` or `unchanged`, compared with what is staged or published."""
@@ -179,7 +198,16 @@ class IndexWriter:
             keyword_tokens(doc.title, doc.text[start:end])
             for doc, start, end, _ in self._pending_chunks
         ]
-        name = self.store.write_segment(number, self._pending_docs, chunks, vectors, tokens)
+        sentences = None
+        if self.manifest.sentence_vectors:
+            texts_by_id = {doc.doc_id: doc.text for doc in self._pending_docs}
+            sentences = self._embed_sentences(
+                [(c.doc_id, c.sentences) for c in chunks],
+                lambda doc_id, start, end: texts_by_id[doc_id][start:end],
+            )
+        name = self.store.write_segment(
+            number, self._pending_docs, chunks, vectors, tokens, sentences
+        )
         for doc in self._pending_docs:
             self.manifest.documents[doc.doc_id].segment = name
         self.manifest.next_segment = number + 1
@@ -217,6 +245,7 @@ class IndexWriter:
         chunks: list[Chunk] = []
         vectors: list[np.ndarray] = []
         tokens: list[list[str]] = []
+        stored: list[tuple[tuple[np.ndarray, np.ndarray] | None, list[Chunk]]] = []
         for segment in segments:
             seg_docs, seg_chunks, seg_vectors, seg_tokens = self.store.read_segment(
                 segment, self.manifest.documents
@@ -225,16 +254,56 @@ class IndexWriter:
             chunks.extend(seg_chunks)
             vectors.append(seg_vectors)
             tokens.extend(seg_tokens)
+            stored.append((self.store.open_sentence_vectors(segment), seg_chunks))
+        # Sentence vectors are copied when every segment has them (else filled in later).
+        sentences = carry_over_sentences(stored, self.embedder.dimensions)
         renumbered = [
             Chunk(chunk_id(number, row), c.doc_id, c.start, c.end, c.sentences)
             for row, c in enumerate(chunks)
         ]
-        name = self.store.write_segment(number, documents, renumbered, np.vstack(vectors), tokens)
+        name = self.store.write_segment(
+            number, documents, renumbered, np.vstack(vectors), tokens, sentences
+        )
         for document in documents:
             self.manifest.documents[document.doc_id].segment = name
         self.manifest.next_segment = number + 1
         self._dirty = True
         return segments
+
+    def fill_sentence_vectors(self) -> list[str]:
+        """Store sentence vectors for the live segments without them; returns those segments.
+
+        Each segment's file lands as soon as it is embedded: an interrupted run keeps them.
+        """
+        filled = []
+        for segment in self.manifest.segments:
+            # Staged documents have no segment yet; flush() gives theirs sentence vectors.
+            if not segment or self.store.has_sentence_vectors(segment):
+                continue
+            documents, chunks, _, _ = self.store.read_segment(segment, self.manifest.documents)
+            # Rows of replaced or deleted documents get no sentences.
+            by_row: list[tuple[str, tuple[tuple[int, int], ...]]] = [("", ())] * (
+                self.store.segment_rows(segment)
+            )
+            for chunk in chunks:
+                by_row[split_chunk_id(chunk.id)[1]] = (chunk.doc_id, chunk.sentences)
+            texts = {d.doc_id: d for d in documents}
+            vectors, offsets = self._embed_sentences(by_row, _slicer(texts))
+            self.store.add_sentence_vectors(segment, vectors, offsets)
+            filled.append(segment)
+            self._dirty = True
+        return filled
+
+    def _embed_sentences(
+        self,
+        chunks: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+        text: Callable[[str, int, int], str],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        def embed(texts: list[str]) -> np.ndarray:
+            self.sentences_embedded += len(texts)
+            return self._embed(texts)
+
+        return embed_sentences(chunks, text, embed, self.embedder.dimensions)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         batch = 256
@@ -254,6 +323,10 @@ class IndexWriter:
         self._dirty = False
 
 
+def _slicer(documents: dict[str, StoredDocument]) -> Callable[[str, int, int], str]:
+    return lambda doc_id, start, end: documents[doc_id].text[start:end]
+
+
 def build_index(
     paths: Iterable[Path],
     store: IndexStore,
@@ -264,8 +337,13 @@ def build_index(
     rebuild: bool = False,
     progress: Progress | None = None,
     segment_chunks: int = SEGMENT_CHUNKS,
+    sentence_vectors: bool | None = None,
 ) -> BuildReport:
-    """Index the documents under paths into store, embedding only what is new or changed."""
+    """Index the documents under paths into store, embedding only what is new or changed.
+
+    sentence_vectors: store sentence vectors (index.sentences), also for documents indexed
+    before; None keeps what the index was built with.
+    """
     report = BuildReport()
     with store.write_lock():
         writer = IndexWriter(
@@ -275,6 +353,7 @@ def build_index(
             rebuild=rebuild,
             progress=progress,
             segment_chunks=segment_chunks,
+            sentence_vectors=sentence_vectors,
         )
         seen: set[str] = set()
         for file, doc_id in iter_paths(paths):
@@ -291,8 +370,11 @@ def build_index(
             for doc_id in sorted(set(writer.manifest.documents) - seen):
                 writer.remove(doc_id)
                 report.removed.append(doc_id)
+        if writer.manifest.sentence_vectors:
+            writer.fill_sentence_vectors()
         writer.flush()
         report.chunks_embedded = writer.chunks_embedded
+        report.sentences_embedded = writer.sentences_embedded
         report.version = writer.manifest.version
     return report
 
@@ -312,6 +394,7 @@ def apply_changes(
     A doc_id to delete that is not indexed raises DocumentNotFound before anything changes.
     """
     with store.write_lock(lock_timeout):
+        # New documents get sentence vectors when the index has them (manifest).
         writer = IndexWriter(store, embedder, chunking, segment_chunks=segment_chunks)
         changes = []
         for doc_id in removals:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from index.errors import DocumentNotFound
 from index.keyword import KeywordIndex
-from index.store import Chunk, IndexStore, Manifest, StoredDocument
+from index.sentences import SentenceVectors
+from index.store import Chunk, IndexStore, Manifest, StoredDocument, segment_number
 from index.vectors import VectorIndex, VectorIndexSpec
 
 
@@ -23,6 +24,8 @@ class IndexSnapshot:
     chunks: list[Chunk]
     vectors: VectorIndex
     keywords: KeywordIndex
+    # Stored sentence vectors of the segments that have them (`qa index --sentence-vectors`).
+    sentences: SentenceVectors = field(default_factory=SentenceVectors)
 
     @property
     def version(self) -> int:
@@ -87,6 +90,7 @@ def _load_version(
     documents: dict[str, StoredDocument] = {}
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
+    sentences: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     if name is None:
         manifest = Manifest(version=0, model={}, chunking={})
     else:
@@ -101,8 +105,19 @@ def _load_version(
         chunks.extend(seg_chunks)
         parts.append(seg_vectors)
         tokens.extend(seg_tokens)
+        stored = store.open_sentence_vectors(segment)
+        if stored is not None:
+            sentences[segment_number(segment)] = stored
     matrix = np.vstack(parts) if parts else np.zeros((0, dimensions), np.float32)
     del parts  # at a million chunks each copy is 1.5 GB
     spec = VectorIndexSpec.from_dict(manifest.vector_index)
     vectors = VectorIndex.build(dimensions, matrix, spec)
-    return IndexSnapshot(manifest, name, documents, chunks, vectors, KeywordIndex(tokens))
+    return IndexSnapshot(
+        manifest,
+        name,
+        documents,
+        chunks,
+        vectors,
+        KeywordIndex(tokens),
+        SentenceVectors(sentences),
+    )

@@ -8,11 +8,15 @@ Layout::
     INDEX_DIR/segments/seg-N/chunks.jsonl   chunk offsets and sentence spans, row order
     INDEX_DIR/segments/seg-N/tokens.jsonl   each chunk's keyword tokens, row order
     INDEX_DIR/segments/seg-N/documents.jsonl  the documents' text, title and metadata
+    INDEX_DIR/segments/seg-N/sentences.npy  optional: one float16 row per sentence of each chunk
+    INDEX_DIR/segments/seg-N/sentence_offsets.npy  chunk row r's sentences: rows offsets[r]:[r+1]
 
 A chunk is live when the manifest maps its document to the chunk's segment, so replacing or
 deleting a document never rewrites other segments and never embeds anything again. Files are
 written, flushed and fsynced before the rename that publishes them; a reader that opens CURRENT
-sees one whole version. Nothing is pickled.
+sees one whole version. Nothing is pickled. Sentence vectors may be added to a published
+segment later (index.sentences); the offsets file is renamed into place last, so a reader that
+finds it finds the vectors too.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from index.errors import IndexBusy, IndexMismatch, UnreadableDocument
 
 FORMAT_VERSION = 3
 CURRENT = "CURRENT"
+SENTENCES = "sentences.npy"
+SENTENCE_OFFSETS = "sentence_offsets.npy"
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ class Manifest:
     next_segment: int = 1
     # Which FAISS index readers build (index.vectors.VectorIndexSpec); empty means exact.
     vector_index: dict[str, Any] = field(default_factory=dict)
+    # New segments get stored sentence vectors (index.sentences), so answers embed no sentence.
+    sentence_vectors: bool = False
 
     @property
     def segments(self) -> list[str]:
@@ -97,6 +105,7 @@ class Manifest:
             "next_segment": self.next_segment,
             "segments": self.segments,
             "vector_index": self.vector_index,
+            "sentence_vectors": self.sentence_vectors,
             "documents": {
                 doc_id: {
                     "segment": e.segment,
@@ -133,6 +142,7 @@ class Manifest:
             documents=documents,
             next_segment=data["next_segment"],
             vector_index=data.get("vector_index") or {},
+            sentence_vectors=bool(data.get("sentence_vectors", False)),
         )
 
     def check_compatible(self, model: dict[str, Any], chunking: dict[str, int]) -> None:
@@ -167,6 +177,25 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def _save_durably(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sentence_rows(vectors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    # Half precision: cosines move by under 1e-3 and the file is half the size.
+    return np.ascontiguousarray(vectors, dtype=np.float16)
+
+
+def _sentence_offsets(vectors: np.ndarray, offsets: np.ndarray, rows: int) -> np.ndarray:
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if offsets.shape != (rows + 1,) or offsets[0] != 0 or offsets[-1] != len(vectors):
+        raise ValueError("sentence offsets must run from 0 to the number of sentence vectors")
+    return offsets
+
+
 def _jsonl(records: Iterable[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
 
@@ -174,6 +203,11 @@ def _jsonl(records: Iterable[dict[str, Any]]) -> bytes:
 def chunk_id(segment_number: int, row: int) -> int:
     """A chunk id unique across segments: the segment number in the high 32 bits."""
     return (segment_number << 32) | row
+
+
+def split_chunk_id(chunk: int) -> tuple[int, int]:
+    """(segment number, row in the segment) of a chunk id."""
+    return chunk >> 32, chunk & 0xFFFFFFFF
 
 
 def segment_number(name: str) -> int:
@@ -246,6 +280,33 @@ class IndexStore:
         vectors = np.load(self.segments_dir / name / "vectors.npy", mmap_mode="r")
         return int(vectors.shape[0])
 
+    def add_sentence_vectors(self, name: str, vectors: np.ndarray, offsets: np.ndarray) -> None:
+        """Store sentence vectors beside a published segment's chunks (vectors first)."""
+        folder = self.segments_dir / name
+        rows = self.segment_rows(name)
+        for file, array in (
+            (SENTENCES, _sentence_rows(vectors, offsets)),
+            (SENTENCE_OFFSETS, _sentence_offsets(vectors, offsets, rows)),
+        ):
+            staging = folder / f".{file}.tmp"
+            _save_durably(staging, array)
+            os.replace(staging, folder / file)
+        _fsync_dir(folder)
+
+    def has_sentence_vectors(self, name: str) -> bool:
+        """True when the segment stores sentence vectors."""
+        return (self.segments_dir / name / SENTENCE_OFFSETS).is_file()
+
+    def open_sentence_vectors(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(vectors memory-mapped, offsets) of a segment, or None when it has none."""
+        folder = self.segments_dir / name
+        try:
+            offsets = np.load(folder / SENTENCE_OFFSETS, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        vectors = np.load(folder / SENTENCES, mmap_mode="r", allow_pickle=False)
+        return vectors, offsets
+
     def write_segment(
         self,
         number: int,
@@ -253,17 +314,21 @@ class IndexStore:
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
         tokens: Sequence[Sequence[str]],
+        sentences: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> str:
-        """Write a complete segment under a temporary name, then rename it into place."""
+        """Write a complete segment under a temporary name, then rename it into place.
+
+        `sentences`: optional (sentence vectors, offsets), see index.sentences.
+        """
         name = f"seg-{number:08d}"
         final = self.segments_dir / name
         staging = self.segments_dir / f".{name}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        with open(staging / "vectors.npy", "wb") as f:
-            np.save(f, np.ascontiguousarray(vectors, dtype=np.float32))
-            f.flush()
-            os.fsync(f.fileno())
+        _save_durably(staging / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
+        if sentences is not None:
+            _save_durably(staging / SENTENCES, _sentence_rows(*sentences))
+            _save_durably(staging / SENTENCE_OFFSETS, _sentence_offsets(*sentences, len(chunks)))
         _write_durably(
             staging / "chunks.jsonl",
             _jsonl(

@@ -158,7 +158,11 @@ class VectorIndex:
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
         """The stored vectors of the given rows."""
-        return np.vstack([self._index.reconstruct(int(r)) for r in rows]).astype(np.float32)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if not len(rows):
+            return np.zeros((0, self._index.d), np.float32)
+        # One call for all rows: row by row cost 1.1 ms for the ~190 candidates of a question.
+        return np.asarray(self._index.reconstruct_batch(rows), dtype=np.float32)
 
     def describe(self) -> dict[str, Any]:
         """The kind of index and its size, for health checks and benchmarks."""

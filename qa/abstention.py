@@ -36,10 +36,23 @@ class AbstentionModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
+class TermWeights:
+    """A question's terms and their IDF weights, looked up once per question."""
+
+    def __init__(self, snapshot: IndexSnapshot, terms: set[str]) -> None:
+        self.weights = {term: snapshot.idf(term) for term in terms}
+        self.total = sum(self.weights.values())
+
+    def share(self, present: set[str]) -> float:
+        """The IDF-weighted share of the terms that are in present."""
+        if not self.total:
+            return 0.0
+        return sum(w for term, w in self.weights.items() if term in present) / self.total
+
+
 def idf_share(snapshot: IndexSnapshot, terms: set[str], present: set[str]) -> float:
     """The IDF-weighted share of terms that are in present."""
-    total = sum(snapshot.idf(t) for t in terms)
-    return sum(snapshot.idf(t) for t in terms & present) / total if total else 0.0
+    return TermWeights(snapshot, terms).share(present)
 
 
 def unknown_share(snapshot: IndexSnapshot, terms: set[str]) -> float:
@@ -50,4 +63,5 @@ def unknown_share(snapshot: IndexSnapshot, terms: set[str]) -> float:
 
 def passage_overlap(snapshot: IndexSnapshot, terms: set[str], passages: Sequence[str]) -> float:
     """The best IDF-weighted coverage of the question's terms by one passage."""
-    return max((idf_share(snapshot, terms, set(tokenize(p))) for p in passages), default=0.0)
+    weights = TermWeights(snapshot, terms)
+    return max((weights.share(set(tokenize(p))) for p in passages), default=0.0)

@@ -10,8 +10,9 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.snapshot import IndexSnapshot
+from index.store import Chunk
 from index.text import tokenize
-from qa.abstention import AbstentionModel, idf_share, passage_overlap, unknown_share
+from qa.abstention import AbstentionModel, TermWeights, passage_overlap, unknown_share
 from qa.retrieval import Hit, Retriever
 
 NO_ANSWER = "The documents do not answer this question."
@@ -107,11 +108,6 @@ class SentenceEmbeddingCache:
         return np.vstack([found[key] for key in keys])
 
 
-def term_overlap(snapshot: IndexSnapshot, question_terms: set[str], text: str) -> float:
-    """The IDF-weighted share of the question's terms that occur in text."""
-    return idf_share(snapshot, question_terms, set(tokenize(text)))
-
-
 @dataclass(frozen=True)
 class Evidence:
     """What was retrieved for a question, its scored sentences, and the abstention signals."""
@@ -177,17 +173,21 @@ class Answerer:
     ) -> list[SentenceCandidate]:
         """Score the sentences of hits against the question (at most `embedded` of them)."""
         chunk_score: dict[tuple[str, int, int], float] = {}
+        # Where a sentence's stored vector would be: a chunk holding it and its number there.
+        stored_at: dict[tuple[str, int, int], tuple[Chunk, int]] = {}
         for hit in hits:
-            for start, end in hit.chunk.sentences:
+            for number, (start, end) in enumerate(hit.chunk.sentences):
                 key = (hit.doc_id, start, end)
                 chunk_score[key] = max(chunk_score.get(key, -1.0), hit.score)
+                stored_at.setdefault(key, (hit.chunk, number))
         if not chunk_score:
             return []
         config = self.config
-        question_terms = set(tokenize(question))
+        # The IDF-weighted share of the question's terms that each sentence contains.
+        weights = TermWeights(snapshot, set(tokenize(question)))
         keys = list(chunk_score)
         texts = [snapshot.text(doc_id, start, end) for doc_id, start, end in keys]
-        overlaps = [term_overlap(snapshot, question_terms, text) for text in texts]
+        overlaps = [weights.share(set(tokenize(text))) for text in texts]
         cap = config.max_embedded_sentences if embedded is None else embedded
         if len(keys) > cap:
             # Only the most promising sentences by the cheap signals go to the model.
@@ -201,10 +201,7 @@ class Answerer:
             keys = [keys[i] for i in order]
             texts = [texts[i] for i in order]
             overlaps = [overlaps[i] for i in order]
-        cache_keys = [
-            (snapshot.documents[doc_id].content_hash, start, end) for doc_id, start, end in keys
-        ]
-        similarities = self.sentence_vectors.embed(cache_keys, texts) @ query_vector[0]
+        similarities = self.sentence_matrix(snapshot, keys, texts, stored_at) @ query_vector[0]
         candidates = []
         for (doc_id, start, end), text, similarity, overlap in zip(
             keys, texts, similarities, overlaps, strict=True
@@ -228,6 +225,30 @@ class Answerer:
             )
         candidates.sort(key=lambda c: c.score, reverse=True)
         return candidates
+
+    def sentence_matrix(
+        self,
+        snapshot: IndexSnapshot,
+        keys: list[tuple[str, int, int]],
+        texts: list[str],
+        stored_at: dict[tuple[str, int, int], tuple[Chunk, int]],
+    ) -> np.ndarray:
+        """Unit vectors of the sentences: stored ones read, the others embedded (and cached)."""
+        matrix = np.zeros((len(keys), self.embedder.dimensions), np.float32)
+        missing = []
+        for i, key in enumerate(keys):
+            vector = snapshot.sentences.lookup(*stored_at[key])
+            if vector is None:
+                missing.append(i)
+            else:
+                matrix[i] = vector
+        if missing:
+            cache_keys = [
+                (snapshot.documents[doc_id].content_hash, start, end)
+                for doc_id, start, end in (keys[i] for i in missing)
+            ]
+            matrix[missing] = self.sentence_vectors.embed(cache_keys, [texts[i] for i in missing])
+        return matrix
 
     def select(self, candidates: list[SentenceCandidate]) -> list[SentenceCandidate]:
         """The best sentence and those close behind it, diversified, in score order."""

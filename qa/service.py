@@ -59,8 +59,10 @@ class QAService:
         retrieval_config: RetrievalConfig | None = None,
         segment_chunks: int = SEGMENT_CHUNKS,
         answer_cache_size: int = 1024,
+        sentence_vectors: bool | None = None,
     ) -> None:
         self.store = store
+        self.sentence_vectors = sentence_vectors
         self.embedder = embedder
         self.chunking = chunking
         self.segment_chunks = segment_chunks
@@ -156,6 +158,7 @@ class QAService:
             rebuild=rebuild,
             progress=progress,
             segment_chunks=self.segment_chunks,
+            sentence_vectors=self.sentence_vectors,
         )
         self.refresh()
         return report

@@ -31,7 +31,7 @@ def test_every_command_has_help(command: list[str]) -> None:
 def test_index_then_ask(env: Path) -> None:
     first = runner.invoke(app, ["index"])
     assert first.exit_code == 0, first.output
-    assert first.output.startswith("1 added, 0 updated, 0 unchanged, 0 removed; 4 chunks")
+    assert first.stdout.startswith("1 added, 0 updated, 0 unchanged, 0 removed; 4 chunks")
     again = runner.invoke(app, ["index"])
     assert again.output.startswith("0 added, 0 updated, 1 unchanged, 0 removed; 0 chunks")
 
@@ -43,6 +43,20 @@ def test_index_then_ask(env: Path) -> None:
 
     plain = runner.invoke(app, ["ask", "What does China firmly implement?"])
     assert "[1] zhang-jun-organized-crime-statement.txt [" in plain.output
+
+
+def test_sentence_vectors_are_filled_in_for_documents_indexed_before(env: Path) -> None:
+    runner.invoke(app, ["index"])
+    result = runner.invoke(app, ["index", "--sentence-vectors"])
+    assert result.exit_code == 0, result.output
+    # 20 sentences in 4 chunks; the 2 shared by overlapping chunks are embedded once.
+    # (stdout: the progress bar, drawn when embedding takes over a second, goes to stderr.)
+    assert result.stdout.startswith(
+        "0 added, 0 updated, 1 unchanged, 0 removed; 0 chunks and 18 sentences embedded; "
+        "index version 2 in "
+    )
+    again = runner.invoke(app, ["index"])
+    assert again.output.startswith("0 added, 0 updated, 1 unchanged, 0 removed; 0 chunks embedded")
 
 
 def test_missing_path_is_a_clear_error(env: Path) -> None:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from index.keyword import KeywordIndex
-from index.text import tokenize
+from index.text import _mixed_tokens, _word_tokens, tokenize
 
 
 def test_tokenize_stems_drops_function_words_and_splits_cjk_into_bigrams() -> None:
     assert tokenize("What agencies does China support?") == ["agenc", "china", "support"]
     assert tokenize("中国反对双重标准") == ["中国", "国反", "反对", "对双", "双重", "重标", "标准"]
     assert tokenize("The", drop_stopwords=False) == ["the"]
+
+
+@given(
+    st.text(st.sampled_from("ab éZ_1'’-.\n") | st.characters(max_codepoint=0x2FFF)),
+    st.booleans(),
+)
+def test_text_without_cjk_tokenises_as_the_general_path_does(text: str, drop: bool) -> None:
+    lowered = text.lower()
+    assert _word_tokens(lowered, drop) == _mixed_tokens(lowered, drop)
 
 
 def test_bm25_ranks_rows_with_rarer_matching_terms_first() -> None:

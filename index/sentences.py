@@ -1,0 +1,89 @@
+"""Stored sentence vectors: each sentence of each chunk embedded once, at index time (optional).
+
+An answer scores the sentences of the retrieved chunks by their cosine with the question.
+Embedding them when the question comes costs about 130 ms on one core for a question whose
+chunks were never seen before (bench/latency.py --cold at 100,000 chunks); stored, they are
+read from a memory map. The price is paid by `qa index --sentence-vectors`: about as much model
+time again as the chunks themselves, and 768 bytes per sentence on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from index.store import Chunk, split_chunk_id
+
+# What a chunk contributes: its doc_id and its sentences' (start, end) offsets.
+ChunkSentences = tuple[str, Sequence[tuple[int, int]]]
+
+
+def embed_sentences(
+    chunks: Sequence[ChunkSentences],
+    text: Callable[[str, int, int], str],
+    embed: Callable[[list[str]], np.ndarray],
+    dimensions: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, offsets): chunk row r's sentences are vectors[offsets[r]:offsets[r + 1]].
+
+    Overlapping chunks share sentences; each distinct one is embedded once.
+    """
+    distinct: dict[tuple[str, int, int], int] = {}
+    rows: list[int] = []
+    offsets = [0]
+    for doc_id, sentences in chunks:
+        for start, end in sentences:
+            rows.append(distinct.setdefault((doc_id, start, end), len(distinct)))
+        offsets.append(len(rows))
+    if distinct:
+        vectors = embed([text(*key) for key in distinct])
+    else:
+        vectors = np.zeros((0, dimensions), np.float32)
+    return vectors[np.asarray(rows, dtype=np.int64)], np.asarray(offsets, dtype=np.int64)
+
+
+def carry_over_sentences(
+    segments: Sequence[tuple[tuple[np.ndarray, np.ndarray] | None, Sequence[Chunk]]],
+    dimensions: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(vectors, offsets) of the given chunks of several segments, in order, for compaction.
+
+    Each segment comes as its stored (vectors, offsets), or None when it has none: then None.
+    """
+    parts: list[np.ndarray] = []
+    offsets = [0]
+    for stored, chunks in segments:
+        if stored is None:
+            return None
+        vectors, segment_offsets = stored
+        for chunk in chunks:
+            row = split_chunk_id(chunk.id)[1]
+            parts.append(np.asarray(vectors[segment_offsets[row] : segment_offsets[row + 1]]))
+            offsets.append(offsets[-1] + len(parts[-1]))
+    matrix = np.vstack(parts) if parts else np.zeros((0, dimensions), np.float16)
+    return matrix, np.asarray(offsets, dtype=np.int64)
+
+
+class SentenceVectors:
+    """The stored sentence vectors of one snapshot's segments, by chunk and sentence number."""
+
+    def __init__(self, segments: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+        # segment number -> (vectors, memory-mapped; offsets by chunk row)
+        self._segments = segments or {}
+
+    def __len__(self) -> int:
+        """How many segments have stored sentence vectors."""
+        return len(self._segments)
+
+    def lookup(self, chunk: Chunk, sentence: int) -> np.ndarray | None:
+        """The unit vector of the chunk's sentence number `sentence`, or None if not stored."""
+        found = self._segments.get(split_chunk_id(chunk.id)[0])
+        if found is None:
+            return None
+        vectors, offsets = found
+        row = split_chunk_id(chunk.id)[1]
+        first, stop = int(offsets[row]), int(offsets[row + 1])
+        if not 0 <= sentence < stop - first:
+            return None
+        return np.asarray(vectors[first + sentence], dtype=np.float32)
