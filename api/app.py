@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,14 +39,20 @@ SERVING_TORCH_THREADS = 1
 def load_embedder(settings: Settings, *, serving: bool = False) -> SentenceTransformerEmbedder:
     """The configured embedding model, from local files.
 
-    Torch threads: QA_TORCH_THREADS if set, else one when serving and all cores for indexing.
+    Torch threads: QA_TORCH_THREADS if set, else one when serving and all cores for indexing;
+    when serving, model calls of several texts (concurrent questions batched together, the
+    sentences of an answer) use QA_BATCH_TORCH_THREADS, by default all cores.
     """
     threads = settings.torch_threads or (SERVING_TORCH_THREADS if serving else None)
+    batch_threads = None
+    if serving:
+        batch_threads = settings.batch_torch_threads or settings.torch_threads or os.cpu_count()
     return SentenceTransformerEmbedder(
         settings.model,
         max_seq_length=settings.max_seq_length,
         batch_size=settings.embed_batch_size,
         torch_threads=threads,
+        batch_torch_threads=batch_threads,
     )
 
 

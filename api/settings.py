@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(
         None, ge=1, description="Torch threads; default: 1 when serving, all cores for `qa index`."
     )
+    batch_torch_threads: int | None = Field(
+        None,
+        ge=1,
+        description="Torch threads for a model call of several texts when serving; default: "
+        "QA_TORCH_THREADS if set, else all cores.",
+    )
     micro_batch: int = Field(
         32, ge=1, le=1024, description="Most texts of concurrent requests embedded in one call."
     )

@@ -79,7 +79,11 @@ class SentenceTransformerEmbedder(Embedder):
         max_seq_length: int | None = 256,
         batch_size: int = 16,
         torch_threads: int | None = None,
+        batch_torch_threads: int | None = None,
     ) -> None:
+        """torch_threads: for every call (None: torch's default, all cores); with
+        batch_torch_threads, calls of several texts use that many and single texts
+        torch_threads (call from one thread only: torch's thread count is per process)."""
         # Weights ship inside a package; never reach for a hub, here or on air-gapped machines.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -91,6 +95,10 @@ class SentenceTransformerEmbedder(Embedder):
 
         if torch_threads:
             torch.set_num_threads(torch_threads)
+        self._torch = torch
+        self._threads = torch.get_num_threads()
+        self.single_threads = self._threads
+        self.batch_threads = batch_torch_threads or self._threads
         path = resolve_model_path(model)
         self.model = SentenceTransformer(str(path), device="cpu")
         if max_seq_length:
@@ -110,6 +118,10 @@ class SentenceTransformerEmbedder(Embedder):
         """Embed texts with the model, normalised so inner product is cosine."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
+        threads = self.batch_threads if len(texts) > 1 else self.single_threads
+        if threads != self._threads:
+            self._torch.set_num_threads(threads)
+            self._threads = threads
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
