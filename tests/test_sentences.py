@@ -12,7 +12,7 @@ import pytest
 from index.build import ChunkingConfig, apply_changes, build_index
 from index.documents import Document
 from index.embedding import Embedder
-from index.sentences import SentenceVectors, embed_sentences
+from index.sentences import SentenceVectors, carry_over_sentences, embed_sentences
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import Chunk, IndexStore, chunk_id
 from qa.answer import Answerer
@@ -74,6 +74,15 @@ def test_each_distinct_sentence_is_embedded_once_and_offsets_follow_chunks() -> 
 def test_a_segment_without_stored_vectors_looks_up_nothing() -> None:
     chunk = Chunk(chunk_id(7, 0), "a", 0, 4, ((0, 4),))
     assert SentenceVectors().lookup(chunk, 0) is None
+
+
+def test_compaction_copies_sentence_vectors_only_when_every_segment_has_them() -> None:
+    kept = Chunk(chunk_id(1, 1), "a", 5, 9, ((5, 9),))
+    stored = (np.array([[1, 0], [0, 1]], np.float16), np.array([0, 1, 2]))
+    vectors, offsets = carry_over_sentences([(stored, [kept])], 2)  # type: ignore[misc]
+    assert (vectors.tolist(), offsets.tolist()) == ([[0.0, 1.0]], [0, 1])
+    # The new segment then gets none; the next `qa index --sentence-vectors` fills them in.
+    assert carry_over_sentences([(stored, [kept]), (None, [])], 2) is None
 
 
 def test_indexing_with_sentence_vectors_stores_each_chunks_sentences(
