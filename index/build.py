@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -20,7 +20,6 @@ from index.store import (
     Chunk,
     DocumentEntry,
     IndexStore,
-    StoredDocument,
     chunk_id,
     new_manifest,
     split_chunk_id,
@@ -200,10 +199,9 @@ class IndexWriter:
         ]
         sentences = None
         if self.manifest.sentence_vectors:
-            texts_by_id = {doc.doc_id: doc.text for doc in self._pending_docs}
             sentences = self._embed_sentences(
                 [(c.doc_id, c.sentences) for c in chunks],
-                lambda doc_id, start, end: texts_by_id[doc_id][start:end],
+                {doc.doc_id: doc.text for doc in self._pending_docs},
             )
         name = self.store.write_segment(
             number, self._pending_docs, chunks, vectors, tokens, sentences
@@ -287,8 +285,7 @@ class IndexWriter:
             )
             for chunk in chunks:
                 by_row[split_chunk_id(chunk.id)[1]] = (chunk.doc_id, chunk.sentences)
-            texts = {d.doc_id: d for d in documents}
-            vectors, offsets = self._embed_sentences(by_row, _slicer(texts))
+            vectors, offsets = self._embed_sentences(by_row, {d.doc_id: d.text for d in documents})
             self.store.add_sentence_vectors(segment, vectors, offsets)
             filled.append(segment)
             self._dirty = True
@@ -297,13 +294,13 @@ class IndexWriter:
     def _embed_sentences(
         self,
         chunks: Sequence[tuple[str, Sequence[tuple[int, int]]]],
-        text: Callable[[str, int, int], str],
+        texts: Mapping[str, str],
     ) -> tuple[np.ndarray, np.ndarray]:
-        def embed(texts: list[str]) -> np.ndarray:
-            self.sentences_embedded += len(texts)
-            return self._embed(texts)
+        def embed(sentences: list[str]) -> np.ndarray:
+            self.sentences_embedded += len(sentences)
+            return self._embed(sentences)
 
-        return embed_sentences(chunks, text, embed, self.embedder.dimensions)
+        return embed_sentences(chunks, texts, embed, self.embedder.dimensions)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         batch = 256
@@ -321,10 +318,6 @@ class IndexWriter:
         self.manifest.version += 1
         self.store.publish(self.manifest)
         self._dirty = False
-
-
-def _slicer(documents: dict[str, StoredDocument]) -> Callable[[str, int, int], str]:
-    return lambda doc_id, start, end: documents[doc_id].text[start:end]
 
 
 def build_index(

@@ -9,7 +9,7 @@ time again as the chunks themselves, and 768 bytes per sentence on disk.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -21,13 +21,14 @@ ChunkSentences = tuple[str, Sequence[tuple[int, int]]]
 
 def embed_sentences(
     chunks: Sequence[ChunkSentences],
-    text: Callable[[str, int, int], str],
+    texts: Mapping[str, str],
     embed: Callable[[list[str]], np.ndarray],
     dimensions: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(vectors, offsets): chunk row r's sentences are vectors[offsets[r]:offsets[r + 1]].
 
-    Overlapping chunks share sentences; each distinct one is embedded once.
+    `texts` holds each document's text by doc_id. Overlapping chunks share sentences; each
+    distinct one is embedded once.
     """
     distinct: dict[tuple[str, int, int], int] = {}
     rows: list[int] = []
@@ -37,7 +38,7 @@ def embed_sentences(
             rows.append(distinct.setdefault((doc_id, start, end), len(distinct)))
         offsets.append(len(rows))
     if distinct:
-        vectors = embed([text(*key) for key in distinct])
+        vectors = embed([texts[doc_id][start:end] for doc_id, start, end in distinct])
     else:
         vectors = np.zeros((0, dimensions), np.float32)
     return vectors[np.asarray(rows, dtype=np.int64)], np.asarray(offsets, dtype=np.int64)
@@ -78,11 +79,11 @@ class SentenceVectors:
 
     def lookup(self, chunk: Chunk, sentence: int) -> np.ndarray | None:
         """The unit vector of the chunk's sentence number `sentence`, or None if not stored."""
-        found = self._segments.get(split_chunk_id(chunk.id)[0])
+        number, row = split_chunk_id(chunk.id)
+        found = self._segments.get(number)
         if found is None:
             return None
         vectors, offsets = found
-        row = split_chunk_id(chunk.id)[1]
         first, stop = int(offsets[row]), int(offsets[row + 1])
         if not 0 <= sentence < stop - first:
             return None

@@ -184,7 +184,7 @@ def _save_durably(path: Path, array: np.ndarray) -> None:
         os.fsync(f.fileno())
 
 
-def _sentence_rows(vectors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def _sentence_rows(vectors: np.ndarray) -> np.ndarray:
     # Half precision: cosines move by under 1e-3 and the file is half the size.
     return np.ascontiguousarray(vectors, dtype=np.float16)
 
@@ -285,7 +285,7 @@ class IndexStore:
         folder = self.segments_dir / name
         rows = self.segment_rows(name)
         for file, array in (
-            (SENTENCES, _sentence_rows(vectors, offsets)),
+            (SENTENCES, _sentence_rows(vectors)),
             (SENTENCE_OFFSETS, _sentence_offsets(vectors, offsets, rows)),
         ):
             staging = folder / f".{file}.tmp"
@@ -327,7 +327,7 @@ class IndexStore:
         staging.mkdir(parents=True)
         _save_durably(staging / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
         if sentences is not None:
-            _save_durably(staging / SENTENCES, _sentence_rows(*sentences))
+            _save_durably(staging / SENTENCES, _sentence_rows(sentences[0]))
             _save_durably(staging / SENTENCE_OFFSETS, _sentence_offsets(*sentences, len(chunks)))
         _write_durably(
             staging / "chunks.jsonl",

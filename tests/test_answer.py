@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
 
 from index.build import ChunkingConfig, build_index
 from index.embedding import Embedder
@@ -13,17 +10,7 @@ from index.snapshot import load_snapshot
 from index.store import IndexStore
 from qa.answer import AnswerConfig, Answerer
 from qa.retrieval import Retriever
-
-
-class CountingEmbedder(Embedder):
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name, self.dimensions = inner.name, inner.dimensions
-        self.texts: list[str] = []
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        self.texts.extend(texts)
-        return self.inner.embed_batch(texts)
+from tests.embedders import CountingEmbedder
 
 
 def test_sentences_embedded_are_capped_and_the_answer_still_quotes(

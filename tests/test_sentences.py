@@ -3,7 +3,6 @@ when answering instead of embedding."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,23 +16,11 @@ from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import Chunk, IndexStore, chunk_id
 from qa.answer import Answerer
 from qa.retrieval import Retriever
+from tests.embedders import CountingEmbedder
 
 CHUNKING = ChunkingConfig(chunk_size=300, overlap=60)
 # float16 storage moves a unit vector's cosines by well under this.
 HALF_PRECISION = 2e-3
-
-
-class CountingEmbedder(Embedder):
-    """The real model, recording the texts it embeds."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name, self.dimensions = inner.name, inner.dimensions
-        self.texts: list[str] = []
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        self.texts.extend(texts)
-        return self.inner.embed_batch(texts)
 
 
 def essay(n: int) -> Document:
@@ -65,7 +52,7 @@ def test_each_distinct_sentence_is_embedded_once_and_offsets_follow_chunks() -> 
 
     text = "One. Two. Three."
     chunks = [("a", [(0, 4), (5, 9)]), ("a", [(5, 9), (10, 16)]), ("gone", [])]
-    vectors, offsets = embed_sentences(chunks, lambda d, s, e: text[s:e], embed, 2)
+    vectors, offsets = embed_sentences(chunks, {"a": text}, embed, 2)
     assert embedded == [["One.", "Two.", "Three."]]
     assert offsets.tolist() == [0, 2, 4, 4]
     assert vectors[:, 0].tolist() == [0.0, 1.0, 1.0, 2.0]
