@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     )
     index_seeds_if_empty: bool = Field(True, description="Index SEED_PATHS on start if empty.")
     model: str = Field(DEFAULT_MODEL, description="Embedding model: a folder or a model package.")
-    # Chosen with `qa eval` and bench/ingest.py (README "Performance"): 128 tokens embed 1.7x
+    # Chosen with `qa eval` and bench/ingest.py (docs/performance.md): 128 tokens embed 1.7x
     # faster but cost SciFact nDCG@10 (0.739 vs 0.747); batches of 16 pad less than 32 (+11%).
     max_seq_length: int = Field(256, ge=16, le=512, description="Tokens the model reads per text.")
     embed_batch_size: int = Field(16, ge=1, le=1024, description="Texts per model call.")
@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         32, ge=1, le=1024, description="Most texts of concurrent requests embedded in one call."
     )
     # 16, not 8: more questions in flight make bigger model batches, which run on both cores
-    # (README "Cold questions with stored sentence vectors": c=32 ask 45 vs 31-36 req/s).
+    # (docs/performance.md "Cold questions with stored sentence vectors": c=32 ask 45 vs 31-36 req/s).
     query_threads: int = Field(
         16, ge=1, le=64, description="Threads answering requests; their model calls are batched."
     )
