@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import ApiKeyMiddleware
+from api.body_guard import JsonBodyGuard
 from api.deps import Runner
 from api.errors import install_error_handlers
 from api.routes import ask, chat, check, conversations, documents, health, search
@@ -152,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.load_error = None
     app.state.started = int(time.time())
     install_error_handlers(app)
+    # Added first, so it runs inside auth: a body is read only for a client with a key.
+    app.add_middleware(JsonBodyGuard, limit=settings.json_body_limit)
     if settings.api_keys:
         # Added before CORS, so CORS wraps it: preflights and 401s get CORS headers.
         app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)

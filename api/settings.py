@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         True, description="Load model and index after start-up (readyz 503 until done)."
     )
     max_upload_mb: float = Field(25, gt=0, description="Largest uploaded file, in MB.")
+    max_json_mb: float = Field(
+        1,
+        gt=0,
+        description="Largest JSON body of a question, search, check or chat, in MB (413 above, "
+        "before it is read); documents sent as JSON have MAX_UPLOAD_MB.",
+    )
     sentence_vectors: bool | None = Field(
         None,
         description="Store sentence vectors when indexing: new questions then embed no sentence, "
@@ -112,6 +118,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    def json_body_limit(self, path: str) -> tuple[int, str]:
+        """The largest JSON body a path takes, in bytes, and the setting that decides it."""
+        if path == "/v1/documents" or path.startswith("/v1/documents/"):
+            return int(self.max_upload_mb * (1 << 20)), "QA_MAX_UPLOAD_MB"
+        return int(self.max_json_mb * (1 << 20)), "QA_MAX_JSON_MB"
 
     @property
     def index_path(self) -> Path:

@@ -10,6 +10,7 @@ from typing import IO
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
+from api.body_guard import too_large_message as body_too_large
 from index.errors import DocumentTooLarge, InvalidInput
 
 MAX_FILES_PER_REQUEST = 64
@@ -144,7 +145,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 
 def too_large_message(max_bytes: int) -> str:
-    return f"larger than the {round(max_bytes / (1 << 20), 3):g} MB limit (QA_MAX_UPLOAD_MB)"
+    return body_too_large(max_bytes, "QA_MAX_UPLOAD_MB")
 
 
 def close_all(files: list[UploadedFile]) -> None:

@@ -102,10 +102,19 @@ class BatchingEmbedder(Embedder):
         texts = [text for request in batch for text in request.texts]
         try:
             vectors = self.inner.embed_batch(texts)
-        except BaseException as exc:  # every waiting caller gets the model's error
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].result.set_exception(exc)
+                return
+            # One request's text (say, a lone surrogate the tokenizer refuses) must not fail
+            # the others it was batched with: each is tried again on its own.
+            for request in batch:
+                self._run([request])
+            return
+        except BaseException as exc:
             for request in batch:
                 request.result.set_exception(exc)
-            return
+            raise
         self.batches += 1
         start = 0
         for request in batch:

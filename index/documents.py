@@ -113,6 +113,15 @@ def documents_from_bytes(name: str, data: bytes, doc_id: str | None = None) -> l
     return [Document(doc_id=doc_id, text=extracted.text, title=title, metadata=extracted.metadata)]
 
 
+def is_encodable(record: object) -> bool:
+    """False when parsed JSON holds a lone surrogate (json accepts "\\ud800"; UTF-8 cannot)."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def iter_jsonl_documents(lines: Iterable[str], name: str) -> Iterator[Document]:
     """Documents from BEIR corpus lines: `_id`, `title`, `text`, other fields kept as metadata."""
     for number, line in enumerate(lines, start=1):
@@ -124,6 +133,10 @@ def iter_jsonl_documents(lines: Iterable[str], name: str) -> Iterator[Document]:
             raise UnreadableDocument(f"{name}, line {number}: not JSON ({exc.msg})") from exc
         if not isinstance(record, dict) or "_id" not in record or "text" not in record:
             raise UnreadableDocument(f"{name}, line {number}: needs '_id' and 'text' fields")
+        if "\\u" in line and not is_encodable(record):
+            raise UnreadableDocument(
+                f"{name}, line {number}: has a lone surrogate escape (not valid Unicode text)"
+            )
         doc_id = validate_doc_id(str(record["_id"]), allow_subfolders=True)
         text, title = str(record["text"]), str(record.get("title") or "")
         if not text.strip():

@@ -128,3 +128,35 @@ def test_a_failing_factory_fails_the_constructor() -> None:
 
     with pytest.raises(OSError, match="no weights"):
         BatchingEmbedder(broken)
+
+
+class PickyEmbedder(RecordingEmbedder):
+    """Refuses any call that contains the text "bad", as a tokenizer refuses a lone surrogate."""
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        if "bad" in texts:
+            self.entered.set()
+            self.hold.wait(5)
+            raise TypeError("the tokenizer refused a text")
+        return super().embed_batch(texts)
+
+
+def test_a_request_the_model_refuses_fails_alone_not_its_batch() -> None:
+    inner = PickyEmbedder()
+    inner.hold.clear()
+    embedder = BatchingEmbedder(inner, max_batch=32)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            first = pool.submit(embedder.embed_batch, ["a"])
+            assert inner.entered.wait(5)
+            rest = [pool.submit(embedder.embed_batch, [t]) for t in ("bb", "bad", "dddd")]
+            while embedder._queue.qsize() < 3:
+                threading.Event().wait(0.001)
+            inner.hold.set()
+            assert first.result()[:, 0].tolist() == [1.0]
+            assert rest[0].result()[:, 0].tolist() == [2.0]
+            with pytest.raises(TypeError):
+                rest[1].result()
+            assert rest[2].result()[:, 0].tolist() == [4.0]
+    finally:
+        embedder.close()
