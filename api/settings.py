@@ -43,7 +43,8 @@ class Settings(BaseSettings):
         32, ge=1, le=1024, description="Most texts of concurrent requests embedded in one call."
     )
     # 16, not 8: more questions in flight make bigger model batches, which run on both cores
-    # (docs/performance.md "Cold questions with stored sentence vectors": c=32 ask 45 vs 31-36 req/s).
+    # (docs/performance.md "Cold questions with stored sentence vectors": c=32 ask 45 vs 31-36
+    # req/s).
     query_threads: int = Field(
         16, ge=1, le=64, description="Threads answering requests; their model calls are batched."
     )
