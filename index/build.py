@@ -14,14 +14,13 @@ from index.chunking import chunk_text
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, QAError
+from index.manifest import DocumentEntry, new_manifest
 from index.memory import release_free_memory
 from index.sentences import carry_over_sentences, embed_sentences
 from index.store import (
     Chunk,
-    DocumentEntry,
     IndexStore,
     chunk_id,
-    new_manifest,
     split_chunk_id,
 )
 from index.text import tokenize

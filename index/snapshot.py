@@ -9,8 +9,9 @@ import numpy as np
 
 from index.errors import DocumentNotFound
 from index.keyword import KeywordIndex
+from index.manifest import Manifest
 from index.sentences import SentenceVectors
-from index.store import Chunk, IndexStore, Manifest, StoredDocument, segment_number
+from index.store import Chunk, IndexStore, StoredDocument, segment_number
 from index.vectors import VectorIndex, VectorIndexSpec
 
 

@@ -26,7 +26,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,15 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from index.documents import Document
-from index.errors import IndexBusy, IndexMismatch, UnreadableDocument
+from index.errors import IndexBusy, UnreadableDocument
+from index.manifest import (
+    DocumentEntry,
+    Manifest,
+    decode_manifest,
+    encode_manifest,
+    referenced_segments,
+)
 
-FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 SENTENCES = "sentences.npy"
 SENTENCE_OFFSETS = "sentence_offsets.npy"
@@ -63,103 +69,6 @@ class StoredDocument:
     metadata: dict[str, Any]
     content_hash: str
     chunk_count: int
-
-
-@dataclass
-class DocumentEntry:
-    """The manifest's record of one live document."""
-
-    segment: str
-    content_hash: str
-    title: str
-    chars: int
-    chunks: int
-
-
-@dataclass
-class Manifest:
-    """One published version of the index."""
-
-    version: int
-    model: dict[str, Any]
-    chunking: dict[str, int]
-    documents: dict[str, DocumentEntry] = field(default_factory=dict)
-    next_segment: int = 1
-    # Which FAISS index readers build (index.vectors.VectorIndexSpec); empty means exact.
-    vector_index: dict[str, Any] = field(default_factory=dict)
-    # New segments get stored sentence vectors (index.sentences), so answers embed no sentence.
-    sentence_vectors: bool = False
-
-    @property
-    def segments(self) -> list[str]:
-        """The segments holding at least one live document."""
-        return sorted({entry.segment for entry in self.documents.values()})
-
-    def to_json(self) -> dict[str, Any]:
-        """The manifest as written to disk."""
-        return {
-            "format": FORMAT_VERSION,
-            "version": self.version,
-            "model": self.model,
-            "chunking": self.chunking,
-            "next_segment": self.next_segment,
-            "segments": self.segments,
-            "vector_index": self.vector_index,
-            "sentence_vectors": self.sentence_vectors,
-            "documents": {
-                doc_id: {
-                    "segment": e.segment,
-                    "sha256": e.content_hash,
-                    "title": e.title,
-                    "chars": e.chars,
-                    "chunks": e.chunks,
-                }
-                for doc_id, e in self.documents.items()
-            },
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Manifest:
-        """Read a manifest written by to_json."""
-        if data.get("format") != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"index format {data.get('format')} is not {FORMAT_VERSION}; rebuild the index"
-            )
-        documents = {
-            doc_id: DocumentEntry(
-                segment=e["segment"],
-                content_hash=e["sha256"],
-                title=e["title"],
-                chars=e["chars"],
-                chunks=e["chunks"],
-            )
-            for doc_id, e in data["documents"].items()
-        }
-        return cls(
-            version=data["version"],
-            model=data["model"],
-            chunking=data["chunking"],
-            documents=documents,
-            next_segment=data["next_segment"],
-            vector_index=data.get("vector_index") or {},
-            sentence_vectors=bool(data.get("sentence_vectors", False)),
-        )
-
-    def check_compatible(self, model: dict[str, Any], chunking: dict[str, int]) -> None:
-        """Raise IndexMismatch unless vectors and chunks were made the way now configured."""
-        built = (self.model.get("name"), self.model.get("dimensions"))
-        wanted = (model.get("name"), model.get("dimensions"))
-        if built != wanted:
-            raise IndexMismatch(
-                f"the index was built with model {built[0]!r} ({built[1]} dimensions) but "
-                f"{wanted[0]!r} ({wanted[1]} dimensions) is configured; rebuild it "
-                "(`qa index --rebuild`) or configure the model it was built with"
-            )
-        if self.chunking != chunking:
-            raise IndexMismatch(
-                f"the index was built with chunking {self.chunking} but {chunking} is "
-                "configured; rebuild it (`qa index --rebuild`) or configure the same chunking"
-            )
 
 
 def _fsync_dir(path: Path) -> None:
@@ -194,6 +103,48 @@ def _sentence_offsets(vectors: np.ndarray, offsets: np.ndarray, rows: int) -> np
     if offsets.shape != (rows + 1,) or offsets[0] != 0 or offsets[-1] != len(vectors):
         raise ValueError("sentence offsets must run from 0 to the number of sentence vectors")
     return offsets
+
+
+# A segment's records: each written and read by one pair of functions.
+def _chunk_record(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "id": chunk.id,
+        "doc_id": chunk.doc_id,
+        "start": chunk.start,
+        "end": chunk.end,
+        "sentences": chunk.sentences,
+    }
+
+
+def _chunk_from_record(record: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=record["id"],
+        doc_id=record["doc_id"],
+        start=record["start"],
+        end=record["end"],
+        sentences=tuple((s, e) for s, e in record["sentences"]),
+    )
+
+
+def _document_record(document: Document) -> dict[str, Any]:
+    return {
+        "doc_id": document.doc_id,
+        "title": document.title,
+        "text": document.text,
+        "metadata": document.metadata,
+        "sha256": document.content_hash,
+    }
+
+
+def _stored_document(record: dict[str, Any], chunk_count: int) -> StoredDocument:
+    return StoredDocument(
+        doc_id=record["doc_id"],
+        title=record["title"],
+        text=record["text"],
+        metadata=record["metadata"],
+        content_hash=record["sha256"],
+        chunk_count=chunk_count,
+    )
 
 
 def _jsonl(records: Iterable[dict[str, Any]]) -> bytes:
@@ -270,10 +221,7 @@ class IndexStore:
             raise
         except OSError as exc:
             raise UnreadableDocument(f"index manifest {path} is unreadable: {exc}") from exc
-        try:
-            return Manifest.from_json(json.loads(text))
-        except (ValueError, KeyError) as exc:
-            raise UnreadableDocument(f"index manifest {path} is unreadable: {exc}") from exc
+        return decode_manifest(text, path)
 
     def segment_rows(self, name: str) -> int:
         """How many chunks, live or dead, a segment holds (from the vectors file's header)."""
@@ -329,33 +277,9 @@ class IndexStore:
         if sentences is not None:
             _save_durably(staging / SENTENCES, _sentence_rows(sentences[0]))
             _save_durably(staging / SENTENCE_OFFSETS, _sentence_offsets(*sentences, len(chunks)))
-        _write_durably(
-            staging / "chunks.jsonl",
-            _jsonl(
-                {
-                    "id": c.id,
-                    "doc_id": c.doc_id,
-                    "start": c.start,
-                    "end": c.end,
-                    "sentences": c.sentences,
-                }
-                for c in chunks
-            ),
-        )
+        _write_durably(staging / "chunks.jsonl", _jsonl(map(_chunk_record, chunks)))
         _write_durably(staging / "tokens.jsonl", _jsonl({"t": list(t)} for t in tokens))
-        _write_durably(
-            staging / "documents.jsonl",
-            _jsonl(
-                {
-                    "doc_id": d.doc_id,
-                    "title": d.title,
-                    "text": d.text,
-                    "metadata": d.metadata,
-                    "sha256": d.content_hash,
-                }
-                for d in documents
-            ),
-        )
+        _write_durably(staging / "documents.jsonl", _jsonl(map(_document_record, documents)))
         _fsync_dir(staging)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
@@ -365,11 +289,8 @@ class IndexStore:
     def publish(self, manifest: Manifest) -> None:
         """Make manifest the current version with one atomic rename, then drop unused files."""
         self.manifests_dir.mkdir(parents=True, exist_ok=True)
-        name = f"manifest-{manifest.version:08d}.json"
-        _write_durably(
-            self.manifests_dir / name,
-            json.dumps(manifest.to_json(), ensure_ascii=False, indent=1).encode("utf-8"),
-        )
+        name = manifest.file_name
+        _write_durably(self.manifests_dir / name, encode_manifest(manifest))
         _fsync_dir(self.manifests_dir)
         pointer = self.root / f".{CURRENT}.tmp"
         _write_durably(pointer, name.encode("utf-8"))
@@ -387,7 +308,7 @@ class IndexStore:
         kept, old = manifests[-keep:], manifests[:-keep]
         used: set[str] = set()
         for path in kept:
-            used.update(json.loads(path.read_text(encoding="utf-8"))["segments"])
+            used.update(referenced_segments(path.read_text(encoding="utf-8")))
         for path in old:
             path.unlink(missing_ok=True)
         if self.segments_dir.exists():
@@ -406,16 +327,7 @@ class IndexStore:
                 record = json.loads(line)
                 entry = live.get(record["doc_id"])
                 if entry is not None and entry.segment == name:
-                    documents.append(
-                        StoredDocument(
-                            doc_id=record["doc_id"],
-                            title=record["title"],
-                            text=record["text"],
-                            metadata=record["metadata"],
-                            content_hash=record["sha256"],
-                            chunk_count=entry.chunks,
-                        )
-                    )
+                    documents.append(_stored_document(record, entry.chunks))
         live_ids = {d.doc_id for d in documents}
         rows, chunks = [], []
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
@@ -423,15 +335,7 @@ class IndexStore:
                 record = json.loads(line)
                 if record["doc_id"] in live_ids:
                     rows.append(row)
-                    chunks.append(
-                        Chunk(
-                            id=record["id"],
-                            doc_id=record["doc_id"],
-                            start=record["start"],
-                            end=record["end"],
-                            sentences=tuple((s, e) for s, e in record["sentences"]),
-                        )
-                    )
+                    chunks.append(_chunk_from_record(record))
         wanted = set(rows)
         tokens = []
         with open(folder / "tokens.jsonl", encoding="utf-8") as f:
@@ -440,8 +344,3 @@ class IndexStore:
                     tokens.append(json.loads(line)["t"])
         vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
         return documents, chunks, np.asarray(vectors[rows], dtype=np.float32), tokens
-
-
-def new_manifest(model: dict[str, Any], chunking: dict[str, int]) -> Manifest:
-    """An empty manifest for a new index."""
-    return Manifest(version=0, model=model, chunking=chunking)

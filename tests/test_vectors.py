@@ -11,8 +11,9 @@ import pytest
 import index.vectors as vectors_module
 from index.build import ChunkingConfig, build_index
 from index.embedding import SentenceTransformerEmbedder
+from index.manifest import Manifest
 from index.snapshot import load_snapshot
-from index.store import IndexStore, Manifest
+from index.store import IndexStore
 from index.vectors import VectorIndex, VectorIndexSpec, choose_spec
 from tests.conftest import SEEDS
 

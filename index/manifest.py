@@ -1,0 +1,148 @@
+"""The manifest: one published version of the index, and the one place its JSON is written and read.
+
+A manifest names the model and chunking the index was built with and, for each live document,
+the segment holding it. `encode_manifest` and `decode_manifest` are its only (de)serialisers;
+`IndexStore` stores the bytes and never looks inside.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from index.errors import IndexMismatch, UnreadableDocument
+
+FORMAT_VERSION = 3
+
+
+@dataclass
+class DocumentEntry:
+    """The manifest's record of one live document."""
+
+    segment: str
+    content_hash: str
+    title: str
+    chars: int
+    chunks: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as written in the manifest."""
+        return {
+            "segment": self.segment,
+            "sha256": self.content_hash,
+            "title": self.title,
+            "chars": self.chars,
+            "chunks": self.chunks,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DocumentEntry:
+        """Read an entry written by to_json."""
+        return cls(
+            segment=data["segment"],
+            content_hash=data["sha256"],
+            title=data["title"],
+            chars=data["chars"],
+            chunks=data["chunks"],
+        )
+
+
+@dataclass
+class Manifest:
+    """One published version of the index."""
+
+    version: int
+    model: dict[str, Any]
+    chunking: dict[str, int]
+    documents: dict[str, DocumentEntry] = field(default_factory=dict)
+    next_segment: int = 1
+    # Which FAISS index readers build (index.vectors.VectorIndexSpec); empty means exact.
+    vector_index: dict[str, Any] = field(default_factory=dict)
+    # New segments get stored sentence vectors (index.sentences), so answers embed no sentence.
+    sentence_vectors: bool = False
+
+    @property
+    def segments(self) -> list[str]:
+        """The segments holding at least one live document."""
+        return sorted({entry.segment for entry in self.documents.values()})
+
+    @property
+    def file_name(self) -> str:
+        """The name this version is published under in the manifests folder."""
+        return f"manifest-{self.version:08d}.json"
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as written to disk."""
+        return {
+            "format": FORMAT_VERSION,
+            "version": self.version,
+            "model": self.model,
+            "chunking": self.chunking,
+            "next_segment": self.next_segment,
+            "segments": self.segments,
+            "vector_index": self.vector_index,
+            "sentence_vectors": self.sentence_vectors,
+            "documents": {doc_id: e.to_json() for doc_id, e in self.documents.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """Read a manifest written by to_json."""
+        if data.get("format") != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"index format {data.get('format')} is not {FORMAT_VERSION}; rebuild the index"
+            )
+        return cls(
+            version=data["version"],
+            model=data["model"],
+            chunking=data["chunking"],
+            documents={
+                doc_id: DocumentEntry.from_json(e) for doc_id, e in data["documents"].items()
+            },
+            next_segment=data["next_segment"],
+            vector_index=data.get("vector_index") or {},
+            sentence_vectors=bool(data.get("sentence_vectors", False)),
+        )
+
+    def check_compatible(self, model: dict[str, Any], chunking: dict[str, int]) -> None:
+        """Raise IndexMismatch unless vectors and chunks were made the way now configured."""
+        built = (self.model.get("name"), self.model.get("dimensions"))
+        wanted = (model.get("name"), model.get("dimensions"))
+        if built != wanted:
+            raise IndexMismatch(
+                f"the index was built with model {built[0]!r} ({built[1]} dimensions) but "
+                f"{wanted[0]!r} ({wanted[1]} dimensions) is configured; rebuild it "
+                "(`qa index --rebuild`) or configure the model it was built with"
+            )
+        if self.chunking != chunking:
+            raise IndexMismatch(
+                f"the index was built with chunking {self.chunking} but {chunking} is "
+                "configured; rebuild it (`qa index --rebuild`) or configure the same chunking"
+            )
+
+
+def new_manifest(model: dict[str, Any], chunking: dict[str, int]) -> Manifest:
+    """An empty manifest for a new index."""
+    return Manifest(version=0, model=model, chunking=chunking)
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """The bytes of a manifest file."""
+    return json.dumps(manifest.to_json(), ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def decode_manifest(text: str, source: object) -> Manifest:
+    """A manifest from its file's text; UnreadableDocument naming `source` when it is damaged."""
+    try:
+        return Manifest.from_json(json.loads(text))
+    except (ValueError, KeyError) as exc:
+        raise UnreadableDocument(f"index manifest {source} is unreadable: {exc}") from exc
+
+
+def referenced_segments(text: str) -> list[str]:
+    """The segments a manifest file names, read without checking its format version.
+
+    Garbage collection must keep what any kept manifest uses, even one of another format.
+    """
+    return list(json.loads(text)["segments"])
