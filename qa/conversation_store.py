@@ -25,14 +25,18 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal,
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from index.errors import InvalidInput, QAError
 from qa.answer import Answer, Citation
 
 _metadata = MetaData()
+# Tries to number a turn when concurrent follow-ups collide (databases without a write lock).
+TURN_ATTEMPTS = 5
 
 conversations = Table(
     "conversations",
@@ -179,35 +183,57 @@ class ConversationStore:
         """
         conversation_id = _check_id(conversation_id)
         created_at = datetime.now(UTC)
-        with self.engine.begin() as connection:
-            if new:
+        values = {
+            "conversation_id": conversation_id,
+            "question": question,
+            "query": query,
+            "answer": answer.text,
+            "answered": answer.answered,
+            "citations": [asdict(c) for c in answer.citations],
+            "created_at": created_at,
+        }
+        if new:
+            with self.engine.begin() as connection:
                 connection.execute(
                     insert(conversations).values(id=conversation_id, created_at=created_at)
                 )
-                n = 1
-            else:
-                exists = connection.execute(
-                    select(conversations.c.id).where(conversations.c.id == conversation_id)
-                ).first()
-                if exists is None:
-                    raise _not_found(conversation_id)
-                last = connection.execute(
-                    select(func.max(turns.c.n)).where(turns.c.conversation_id == conversation_id)
-                ).scalar()
-                n = (last or 0) + 1
-            connection.execute(
-                insert(turns).values(
-                    conversation_id=conversation_id,
-                    n=n,
-                    question=question,
-                    query=query,
-                    answer=answer.text,
-                    answered=answer.answered,
-                    citations=[asdict(c) for c in answer.citations],
-                    created_at=created_at,
-                )
-            )
+                connection.execute(insert(turns).values(n=1, **values))
+            n = 1
+        else:
+            n = self._append_turn(conversation_id, values)
         return Turn(n, question, query, answer.text, answer.answered, answer.citations, created_at)
+
+    def _append_turn(self, conversation_id: str, values: dict[str, Any]) -> int:
+        """Insert the next turn with one statement, which numbers it and checks the conversation.
+
+        One INSERT ... SELECT takes the write lock before it reads max(n), so concurrent
+        follow-ups never pick the same number (a read, then an insert, did); databases that
+        still let two collide raise IntegrityError, and the turn is numbered again.
+        """
+        next_n = (
+            select(func.coalesce(func.max(turns.c.n), 0) + 1)
+            .where(turns.c.conversation_id == conversation_id)
+            .scalar_subquery()
+        )
+        exists = select(conversations.c.id).where(conversations.c.id == conversation_id).exists()
+        columns = ["n", *values]
+        row = select(next_n, *(literal(v, type_=turns.c[k].type) for k, v in values.items())).where(
+            exists
+        )
+        statement = insert(turns).from_select(columns, row).returning(turns.c.n)
+        for attempt in range(TURN_ATTEMPTS):
+            try:
+                with self.engine.begin() as connection:
+                    n = connection.execute(statement).scalar()
+            except IntegrityError:
+                # A concurrent turn took the number, or the conversation was deleted meanwhile.
+                if attempt == TURN_ATTEMPTS - 1:
+                    raise
+                continue
+            if n is None:  # no row inserted: the conversation is gone
+                raise _not_found(conversation_id)
+            return int(n)
+        raise AssertionError("unreachable")
 
     def delete(self, conversation_id: str) -> None:
         """Remove the conversation and its turns, or ConversationNotFound."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,39 @@ def test_unknown_and_malformed_ids(store: ConversationStore) -> None:
     with pytest.raises(InvalidInput) as malformed:
         store.get("../etc/passwd")
     assert malformed.value.field == "conversation_id"
+
+
+def test_concurrent_follow_ups_get_distinct_turn_numbers(store: ConversationStore) -> None:
+    conversation_id = store.create()
+    answer = Answer(True, "“Some text.” [1]", [CITATION])
+
+    def ask(i: int) -> int:
+        return store.add_turn(conversation_id, f"q{i}?", f"q{i}?", answer).n
+
+    with ThreadPoolExecutor(16) as pool:
+        numbers = list(pool.map(ask, range(80)))
+    assert sorted(numbers) == list(range(1, 81))
+    assert [t.n for t in store.get(conversation_id).turns] == list(range(1, 81))
+
+
+def test_a_follow_up_to_a_conversation_deleted_meanwhile_is_not_found(
+    store: ConversationStore,
+) -> None:
+    answer = Answer(True, "“Some text.” [1]", [CITATION])
+    for _ in range(10):
+        conversation_id = store.create()
+        store.add_turn(conversation_id, "q?", "q?", answer)
+
+        def ask(i: int, conversation_id: str = conversation_id) -> str:
+            try:
+                store.add_turn(conversation_id, f"q{i}?", f"q{i}?", answer)
+            except ConversationNotFound:
+                return "not found"
+            return "added"
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = pool.map(ask, range(8))
+            store.delete(conversation_id)
+            assert set(outcomes) <= {"added", "not found"}
+        with pytest.raises(ConversationNotFound):
+            store.add_turn(conversation_id, "late?", "late?", answer)
