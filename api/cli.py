@@ -305,6 +305,12 @@ def eval_check_command(
         bool,
         typer.Option(help="Grid-search thresholds on even-id claims; report odd-id ones too."),
     ] = False,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep the corpus index here and reuse it, as `qa eval` does (default: temp)."
+        ),
+    ] = None,
 ) -> None:
     """Measure fact checking: evidence recall@3, verdict accuracy, confusion (throwaway index)."""
     import tempfile
@@ -332,10 +338,15 @@ def eval_check_command(
     golds = load_claims(dataset)[:limit]
     embedder = load_embedder(settings)
     with tempfile.TemporaryDirectory(prefix="qa-eval-check-") as folder:
-        store = IndexStore(Path(folder))
+        store = IndexStore(index_dir or Path(folder))
         with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
             build_index(
-                [dataset / "corpus.jsonl"], store, embedder, settings.chunking(), progress=progress
+                [dataset / "corpus.jsonl"],
+                store,
+                embedder,
+                settings.chunking(),
+                progress=progress,
+                sentence_vectors=settings.sentence_vectors,
             )
         snapshot = load_snapshot(store, embedder.dimensions)
         checker = FactChecker(Answerer(embedder, Retriever(embedder), settings.answer_config()))
