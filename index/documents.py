@@ -102,7 +102,9 @@ def documents_from_bytes(name: str, data: bytes, doc_id: str | None = None) -> l
     suffix = check_supported(name)
     doc_id = doc_id if doc_id is not None else name
     if suffix in JSONL_SUFFIXES:
-        return list(iter_jsonl_documents(decode_text(data, name).splitlines(), name))
+        # Records end at "\n" only: str.splitlines() would also cut at U+2028, U+0085 and
+        # others, which JSON strings may hold unescaped (as `qa index` reads files, by line).
+        return list(iter_jsonl_documents(decode_text(data, name).split("\n"), name))
     if suffix in TEXT_SUFFIXES:
         extracted = Extracted(text=decode_text(data, name))
     else:
