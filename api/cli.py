@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from tqdm import tqdm
 
 from api.settings import Settings
 from index.errors import QAError
+from qa.answer import Answer
 from qa.service import QAService
 
 app = typer.Typer(
@@ -248,6 +250,103 @@ def eval_command(
             )
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+
+
+@app.command("eval-staff")
+def eval_staff_command(
+    questions_file: Annotated[
+        Path,
+        typer.Argument(help="A staff question set (bench/data/staff_questions.jsonl)."),
+    ],
+    collection: Annotated[
+        Path | None,
+        typer.Option(help="Its collection file; default: staff_collection.json beside it."),
+    ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="The corpus the collection names; default: ../shared/corpora/NAME."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="tune, report or all (each and both).")] = "all",
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the collection's index here and reuse it (default: temp)."),
+    ] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the rates and each question's outcome here."),
+    ] = None,
+) -> None:
+    """Measure wrong refusals, top-1/top-3 citations and wrong answers on a staff question set.
+
+    The seed statement and the collection's UN speeches are indexed through the service (once,
+    into --index-dir); follow-ups are asked after their earlier turns, as /v1/chat/completions
+    asks them.
+    """
+    import tempfile
+
+    from qa.conversation import answer_in_context
+    from qa.staff_eval import (
+        StaffSetError,
+        check_expectations,
+        corpus_records,
+        load_collection,
+        load_questions,
+        markdown,
+        run,
+        summarise,
+    )
+
+    if split not in ("tune", "report", "all"):
+        raise typer.BadParameter("split must be tune, report or all")
+    try:
+        questions = load_questions(questions_file)
+        collection = collection or questions_file.parent / "staff_collection.json"
+        spec = load_collection(collection)
+        corpus_path = corpus or Path("../shared/corpora") / spec.corpus
+        records = corpus_records(corpus_path, spec.corpus_ids)
+    except (StaffSetError, OSError, KeyError, ValueError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from None
+    selected = [q for q in questions if split == "all" or q.split == split]
+    with tempfile.TemporaryDirectory(prefix="qa-eval-staff-") as scratch:
+        subset = Path(scratch) / "speeches.jsonl"
+        subset.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+        )
+        settings = Settings(
+            index_dir=index_dir or Path(scratch) / "index",
+            data_dir=Path(scratch) / "data",
+            index_seeds_if_empty=False,
+        )
+        try:
+            service = _service(settings)
+            with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
+                # prune: a reused folder holds exactly this collection.
+                service.index_paths(
+                    [*(collection.parent / f for f in spec.seed_files), subset],
+                    prune=True,
+                    progress=progress,
+                )
+        except QAError as exc:
+            raise _fail(exc) from None
+        texts = {d.doc_id: service.document(d.doc_id).text for d in service.documents()}
+        problems = check_expectations(questions, texts)
+        if problems:
+            typer.secho("error: " + "\n  ".join(problems), err=True, fg=typer.colors.RED)
+            raise typer.Exit(code=2)
+        history_turns = settings.history_turns
+
+        def ask_turn(question: str, history: Sequence[str]) -> Answer:
+            earlier = list(history)[-history_turns:] if history_turns else []
+            return answer_in_context(service, question, earlier, settings.top_k).answer
+
+        with tqdm(total=len(selected), unit="question", desc="asking", mininterval=2) as bar:
+            results = run(selected, ask_turn, bar.update)
+        service.close()
+    report = summarise(results, split)
+    typer.echo(markdown(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
 
 
 @app.command("check")
