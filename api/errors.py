@@ -35,7 +35,14 @@ class Unauthorized(QAError):
     code = "unauthorized"
 
 
+class MalformedBody(QAError):
+    """A request body that cannot be parsed: cut short, or not in its declared format."""
+
+    code = "malformed_body"
+
+
 STATUS_BY_ERROR: dict[type[QAError], int] = {
+    MalformedBody: 400,
     Unauthorized: 401,
     InvalidInput: 422,
     InvalidDocumentId: 422,
@@ -68,7 +75,7 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
-        400: "Malformed JSON",
+        400: "Malformed body: not JSON, or a multipart body cut short",
         404: "Not found",
         422: "Invalid request: the message names the field",
         500: "Unexpected failure (no internals are shown)",

@@ -11,6 +11,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from api.body_guard import too_large_message as body_too_large
+from api.errors import MalformedBody
 from index.errors import DocumentTooLarge, InvalidInput
 
 MAX_FILES_PER_REQUEST = 64
@@ -50,6 +51,8 @@ class MultipartUploads:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.files: list[UploadedFile] = []
+        # Set when the closing boundary is parsed: python-multipart's finalize() checks nothing.
+        self.complete = False
         self._part = _PartState()
 
     def callbacks(self) -> dict[str, object]:
@@ -60,7 +63,11 @@ class MultipartUploads:
             "on_header_end": self._on_header_end,
             "on_headers_finished": self._on_headers_finished,
             "on_part_data": self._on_part_data,
+            "on_end": self._on_end,
         }
+
+    def _on_end(self) -> None:
+        self.complete = True
 
     def _on_part_begin(self) -> None:
         self._part = _PartState()
@@ -125,7 +132,14 @@ async def read_uploads(request: Request, max_bytes: int) -> list[UploadedFile]:
         raise
     except Exception as exc:  # python-multipart's errors for a malformed body
         close_all(uploads.files)
-        raise InvalidInput("the multipart body is malformed", field="files") from exc
+        raise MalformedBody("the multipart body is malformed", field="files") from exc
+    if not uploads.complete:
+        # A body cut short (client gone, proxy timeout) must not be indexed as a whole file.
+        close_all(uploads.files)
+        raise MalformedBody(
+            "the multipart body ends before its closing boundary (was the upload cut short?)",
+            field="files",
+        )
     if not uploads.files:
         raise InvalidInput("files: no file given in form field 'files'", field="files")
     return uploads.files

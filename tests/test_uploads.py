@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from python_multipart.multipart import MultipartParser
 
 from api.uploads import MultipartUploads
@@ -51,3 +52,22 @@ def test_a_file_at_the_limit_is_kept_whole() -> None:
     body = part("files", "a.txt", b"y" * 1000) + b"--" + BOUNDARY + b"--\r\n"
     [upload] = parse(body, max_bytes=1000, chunk=7).files
     assert (upload.too_large, upload.read()) == (False, b"y" * 1000)
+
+
+def test_the_closing_boundary_marks_a_body_complete() -> None:
+    whole = part("files", "a.txt", b"y" * 100) + b"--" + BOUNDARY + b"--\r\n"
+    assert parse(whole, max_bytes=1000).complete
+    assert not parse(whole[:-40], max_bytes=1000).complete
+
+
+def test_a_truncated_multipart_body_is_400_and_stores_nothing(seed_client: TestClient) -> None:
+    before = seed_client.get("/v1/documents").json()
+    body = part("files", "cut.txt", b"A document cut short by a proxy. " * 100)[:-200]
+    response = seed_client.post(
+        "/v1/documents",
+        content=body,
+        headers={"content-type": f"multipart/form-data; boundary={BOUNDARY.decode()}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_body"
+    assert seed_client.get("/v1/documents").json() == before
