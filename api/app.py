@@ -1,9 +1,8 @@
-"""The FastAPI application: create_app(settings) loads the model and the index once."""
+"""The FastAPI application: create_app(settings) loads the model and the index once (api.wiring)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,85 +20,12 @@ from api.errors import install_error_handlers
 from api.routes import ask, chat, check, conversations, documents, health, search
 from api.settings import Settings
 from api.timing import ServerTimingMiddleware
-from index.batching import BatchingEmbedder
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from api.wiring import load_generator, load_service
 from index.errors import QAError
-from index.store import IndexStore
 from qa.conversation_store import ConversationStore
-from qa.generate import GroundedGenerator, llama_cpp_chat_model, openai_chat_model
 from qa.service import QAService
 
 logger = logging.getLogger("api")
-
-
-# Serving one question at a time, one torch thread answers as fast as two and uses half the CPU,
-# so concurrent requests get the other core (bench/latency.py, README "Performance").
-SERVING_TORCH_THREADS = 1
-
-
-def load_embedder(settings: Settings, *, serving: bool = False) -> SentenceTransformerEmbedder:
-    """The configured embedding model, from local files.
-
-    Torch threads: QA_TORCH_THREADS if set, else one when serving and all cores for indexing;
-    when serving, model calls of several texts (concurrent questions batched together, the
-    sentences of an answer) use QA_BATCH_TORCH_THREADS, by default all cores.
-    """
-    threads = settings.torch_threads or (SERVING_TORCH_THREADS if serving else None)
-    batch_threads = None
-    if serving:
-        batch_threads = settings.batch_torch_threads or settings.torch_threads or os.cpu_count()
-    return SentenceTransformerEmbedder(
-        settings.model,
-        max_seq_length=settings.max_seq_length,
-        batch_size=settings.embed_batch_size,
-        torch_threads=threads,
-        batch_torch_threads=batch_threads,
-    )
-
-
-def load_service(settings: Settings, *, micro_batches: bool = False) -> QAService:
-    """Load the model and the index, indexing the seed documents first when the index is empty.
-
-    With micro_batches (the HTTP app), the model runs on its own thread and the texts of
-    concurrent requests are embedded together.
-    """
-    embedder: Embedder
-    if micro_batches:
-        # Loaded on the model thread itself: torch is then only ever used from that thread.
-        embedder = BatchingEmbedder(
-            lambda: load_embedder(settings, serving=True), settings.micro_batch
-        )
-    else:
-        embedder = load_embedder(settings)
-    store = IndexStore(settings.index_path)
-    was_empty = not store.exists()
-    service = QAService(
-        store,
-        embedder,
-        settings.chunking(),
-        settings.answer_config(),
-        segment_chunks=settings.segment_chunks,
-        answer_cache_size=settings.answer_cache_size,
-        sentence_vectors=settings.sentence_vectors,
-    )
-    seeds = [path for path in settings.seed_paths if path.exists()]
-    if settings.index_seeds_if_empty and was_empty and seeds:
-        report = service.index_paths(seeds)
-        logger.info("indexed %d seed documents into %s", len(report.added), store.root)
-    return service
-
-
-def load_generator(settings: Settings, service: QAService) -> GroundedGenerator | None:
-    """The answer writer when a language model is configured, else None (extractive answers)."""
-    if settings.llm_url:
-        model = openai_chat_model(
-            settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_max_tokens
-        )
-        return GroundedGenerator(service, model, service.embedder)
-    if settings.llm_gguf:
-        model = llama_cpp_chat_model(settings.llm_gguf, settings.llm_max_tokens)
-        return GroundedGenerator(service, model, service.embedder, one_at_a_time=True)
-    return None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

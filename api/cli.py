@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from tqdm import tqdm
@@ -24,10 +24,10 @@ app = typer.Typer(
 )
 
 
-def _service(settings: Settings) -> QAService:
-    from api.app import load_service
+def _service(settings: Settings, **options: Any) -> QAService:
+    from api.wiring import load_service
 
-    return load_service(settings)
+    return load_service(settings, **options)
 
 
 def _fail(error: QAError) -> typer.Exit:
@@ -60,29 +60,15 @@ def index_command(
     ] = None,
 ) -> None:
     """Index documents incrementally: new and changed ones are embedded, unchanged skipped."""
-    from api.app import load_embedder
-    from index.build import build_index
-    from index.store import IndexStore
-
     settings = Settings()
+    if sentence_vectors is not None:
+        settings = settings.model_copy(update={"sentence_vectors": sentence_vectors})
     targets = paths or settings.seed_paths
     try:
-        embedder = load_embedder(settings)
+        service = _service(settings, load_index=False, index_seeds=False)
         # Counts chunks and, with sentence vectors, sentences: every text the model embeds.
         with tqdm(unit="text", desc="embedding", delay=1.0) as progress:
-            report = build_index(
-                targets,
-                IndexStore(settings.index_path),
-                embedder,
-                settings.chunking(),
-                prune=prune,
-                rebuild=rebuild,
-                progress=progress,
-                segment_chunks=settings.segment_chunks,
-                sentence_vectors=(
-                    settings.sentence_vectors if sentence_vectors is None else sentence_vectors
-                ),
-            )
+            report = service.index_paths(targets, prune=prune, rebuild=rebuild, progress=progress)
     except QAError as exc:
         raise _fail(exc) from None
     except FileNotFoundError as exc:
@@ -109,19 +95,9 @@ def rm_command(
     doc_ids: Annotated[list[str], typer.Argument(help="The doc_ids to remove.")],
 ) -> None:
     """Remove documents and their chunks from the index (nothing is re-embedded)."""
-    from api.app import load_embedder
-    from index.build import apply_changes
-    from index.store import IndexStore
-
-    settings = Settings()
     try:
-        changes = apply_changes(
-            IndexStore(settings.index_path),
-            load_embedder(settings),
-            settings.chunking(),
-            removals=doc_ids,
-            segment_chunks=settings.segment_chunks,
-        )
+        service = _service(Settings(), load_index=False, index_seeds=False)
+        changes = service.apply(removals=doc_ids)
     except QAError as exc:
         raise _fail(exc) from None
     for change in changes:
@@ -133,20 +109,20 @@ def docs_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List the indexed documents: doc_id, chunks, characters and title."""
-    from index.store import IndexStore
+    from api.wiring import open_store
+    from qa.service import document_summaries
 
-    settings = Settings()
     try:
-        manifest = IndexStore(settings.index_path).read_manifest()
+        # Read from the manifest alone: listing needs neither the model nor the index loaded.
+        summaries = document_summaries(open_store(Settings()).read_manifest())
     except QAError as exc:
         raise _fail(exc) from None
-    entries = sorted(manifest.documents.items()) if manifest is not None else []
-    for doc_id, e in entries:
+    for d in summaries:
         if as_json:
-            line = {"doc_id": doc_id, "title": e.title, "chars": e.chars, "chunks": e.chunks}
+            line = {"doc_id": d.doc_id, "title": d.title, "chars": d.chars, "chunks": d.chunks}
             typer.echo(json.dumps(line, ensure_ascii=False))
         else:
-            typer.echo(f"{doc_id}\t{e.chunks} chunks\t{e.chars} chars\t{e.title}")
+            typer.echo(f"{d.doc_id}\t{d.chunks} chunks\t{d.chars} chars\t{d.title}")
 
 
 @app.command("ask")
@@ -204,37 +180,23 @@ def eval_command(
     """Measure retrieval (nDCG@10, recall, MRR) and answers on a BEIR-layout dataset."""
     import tempfile
 
-    from api.app import load_embedder
-    from index.build import build_index
-    from index.store import IndexStore
     from qa.evaluation import evaluate, load_queries, markdown_table
     from qa.retrieval import RetrievalConfig
-    from qa.service import QAService
 
     if fusion not in ("convex", "rrf", "dense", "keyword"):
         raise typer.BadParameter("fusion must be convex, rrf, dense or keyword")
     settings = Settings()
     selected = load_queries(dataset, queries, qrels, split)[:limit]
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
-        store = IndexStore(index_dir or Path(scratch) / "index")
-        embedder = load_embedder(settings)
-        with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
-            build_index(
-                [dataset / "corpus.jsonl"],
-                store,
-                embedder,
-                settings.chunking(),
-                progress=progress,
-                sentence_vectors=settings.sentence_vectors,
-            )
-        service = QAService(
-            store,
-            embedder,
-            settings.chunking(),
-            settings.answer_config(),
-            RetrievalConfig(fusion=fusion),  # type: ignore[arg-type]
-            segment_chunks=settings.segment_chunks,
+        service = _service(
+            settings,
+            index_dir=index_dir or Path(scratch) / "index",
+            retrieval_config=RetrievalConfig(fusion=fusion),  # type: ignore[arg-type]
+            load_index=False,
+            index_seeds=False,
         )
+        with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
+            service.index_paths([dataset / "corpus.jsonl"], progress=progress)
         with tqdm(total=len(selected), unit="query", desc="evaluating", mininterval=2) as progress:
             report = evaluate(service, selected, dataset.name, progress=progress.update)
     typer.echo(markdown_table([report]))
@@ -414,14 +376,8 @@ def eval_check_command(
     """Measure fact checking: evidence recall@3, verdict accuracy, confusion (throwaway index)."""
     import tempfile
 
-    from api.app import load_embedder
-    from index.build import build_index
-    from index.snapshot import load_snapshot
-    from index.store import IndexStore
-    from qa.answer import Answerer
     from qa.check import FactChecker
     from qa.check_eval import examine_all, halves, load_claims, markdown, score, tune_config
-    from qa.retrieval import Retriever
 
     settings = Settings()
     if (
@@ -435,20 +391,14 @@ def eval_check_command(
         )
         raise typer.Exit(code=2)
     golds = load_claims(dataset)[:limit]
-    embedder = load_embedder(settings)
     with tempfile.TemporaryDirectory(prefix="qa-eval-check-") as folder:
-        store = IndexStore(index_dir or Path(folder))
+        service = _service(
+            settings, index_dir=index_dir or Path(folder), load_index=False, index_seeds=False
+        )
         with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
-            build_index(
-                [dataset / "corpus.jsonl"],
-                store,
-                embedder,
-                settings.chunking(),
-                progress=progress,
-                sentence_vectors=settings.sentence_vectors,
-            )
-        snapshot = load_snapshot(store, embedder.dimensions)
-        checker = FactChecker(Answerer(embedder, Retriever(embedder), settings.answer_config()))
+            service.index_paths([dataset / "corpus.jsonl"], progress=progress)
+        snapshot = service.snapshot
+        checker = FactChecker(service.answerer)
         with tqdm(total=len(golds), unit="claim", desc="checking", delay=1.0) as progress:
             examined = examine_all(checker, snapshot, golds, lambda: progress.update())
     config = checker.config

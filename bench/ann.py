@@ -35,8 +35,8 @@ def real_vectors(count: int) -> np.ndarray:
     cache = RESULTS / f"real-vectors-{count}.npy"
     if cache.exists():
         return np.load(cache)
-    from api.app import load_embedder
     from api.settings import Settings
+    from api.wiring import load_embedder
     from index.build import embedding_text
     from index.chunking import chunk_text
     from index.documents import iter_documents
@@ -70,8 +70,8 @@ def question_vectors(files: list[Path], count: int) -> np.ndarray:
     """The first `count` questions of jsonl files (fields question or text), embedded."""
     import json
 
-    from api.app import load_embedder
     from api.settings import Settings
+    from api.wiring import load_embedder
 
     texts: list[str] = []
     for file in files:

@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.app import load_embedder
 from api.settings import Settings
+from api.wiring import load_embedder
 from index.build import build_index
 from index.store import IndexStore
 from qa.abstention import FEATURES

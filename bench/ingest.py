@@ -84,8 +84,8 @@ class RssSampler:
 
 def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
     """One measurement, in this (child) process."""
-    from api.app import load_embedder
     from api.settings import Settings
+    from api.wiring import load_embedder
     from index.build import IndexWriter, embedding_text
     from index.chunking import chunk_text
     from index.documents import iter_documents

@@ -171,8 +171,8 @@ def in_process(index_dir: Path, qs: list[str], repeats: int, env: dict[str, str]
     from langchain_community.vectorstores.utils import DistanceStrategy
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from api.app import load_embedder
     from api.settings import Settings
+    from api.wiring import load_embedder
     from index.build import embedding_text
     from index.snapshot import load_snapshot
     from index.store import IndexStore

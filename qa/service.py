@@ -19,6 +19,7 @@ from index.build import (
 )
 from index.documents import Document, page_at
 from index.embedding import Embedder
+from index.manifest import Manifest
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import IndexStore, StoredDocument
 from qa.answer import Answer, AnswerConfig, Answerer
@@ -36,6 +37,14 @@ class DocumentSummary:
     title: str
     chars: int
     chunks: int
+
+
+def document_summaries(manifest: Manifest | None) -> list[DocumentSummary]:
+    """The document list of a manifest (none when nothing is published), by doc_id."""
+    entries = manifest.documents if manifest is not None else {}
+    return [
+        DocumentSummary(doc_id, e.title, e.chars, e.chunks) for doc_id, e in sorted(entries.items())
+    ]
 
 
 def with_pages(answer: Answer, snapshot: IndexSnapshot) -> Answer:
@@ -60,7 +69,9 @@ class QAService:
         segment_chunks: int = SEGMENT_CHUNKS,
         answer_cache_size: int = 1024,
         sentence_vectors: bool | None = None,
+        load_index: bool = True,
     ) -> None:
+        """load_index: read the published version now (else on first use)."""
         self.store = store
         self.sentence_vectors = sentence_vectors
         self.embedder = embedder
@@ -70,7 +81,7 @@ class QAService:
         self.answerer = Answerer(embedder, self.retriever, answer_config)
         self.answers: VersionedLRU[Answer] = VersionedLRU(answer_cache_size)
         self._reload_lock = threading.Lock()
-        self._snapshot = self._load()
+        self._snapshot: IndexSnapshot | None = self._load() if load_index else None
 
     def _load(self) -> IndexSnapshot:
         return load_snapshot(self.store, self.embedder.dimensions, self.embedder.describe())
@@ -83,6 +94,8 @@ class QAService:
         question waits for it: they go on with the version they have until the new one is in.
         """
         current = self._snapshot
+        if current is None:
+            return self.refresh()
         if self.store.current_name() != current.manifest_name and self._reload_lock.acquire(
             blocking=False
         ):
@@ -103,9 +116,15 @@ class QAService:
             return self._reload_if_stale()
 
     def _reload_if_stale(self) -> IndexSnapshot:
-        if self.store.current_name() != self._snapshot.manifest_name:
-            self._snapshot = self._load()
-        return self._snapshot
+        snapshot = self._snapshot
+        if snapshot is None or self.store.current_name() != snapshot.manifest_name:
+            snapshot = self._snapshot = self._load()
+        return snapshot
+
+    def _refresh_if_loaded(self) -> None:
+        # A service that has not read the index (a command that only writes it) stays unloaded.
+        if self._snapshot is not None:
+            self.refresh()
 
     def ask(self, question: str, top_k: int = 8) -> Answer:
         """An answer with verbatim citations (with their page, for PDFs), or an abstention.
@@ -130,11 +149,7 @@ class QAService:
 
     def documents(self) -> list[DocumentSummary]:
         """Every indexed document, by doc_id."""
-        entries = self.snapshot.manifest.documents
-        return [
-            DocumentSummary(doc_id, e.title, e.chars, e.chunks)
-            for doc_id, e in sorted(entries.items())
-        ]
+        return document_summaries(self.snapshot.manifest)
 
     def document(self, doc_id: str) -> StoredDocument:
         """One document with its full text, or DocumentNotFound."""
@@ -160,7 +175,7 @@ class QAService:
             segment_chunks=self.segment_chunks,
             sentence_vectors=self.sentence_vectors,
         )
-        self.refresh()
+        self._refresh_if_loaded()
         return report
 
     def apply(
@@ -184,5 +199,5 @@ class QAService:
             segment_chunks=self.segment_chunks,
             lock_timeout=lock_timeout,
         )
-        self.refresh()
+        self._refresh_if_loaded()
         return changes

@@ -111,7 +111,7 @@ def test_eval_check_command_prints_a_table(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The command loads the configured model; the session's copy is the same one, already loaded.
-    monkeypatch.setattr("api.app.load_embedder", lambda settings, **_: embedder)
+    monkeypatch.setattr("api.wiring.load_embedder", lambda settings, **_: embedder)
     out = tmp_path / "figures.json"
     result = CliRunner().invoke(
         app, ["eval-check", str(tiny_scifact), "--limit", "4", "--json", str(out)]

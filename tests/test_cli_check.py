@@ -20,7 +20,7 @@ def seed_env(
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("QA_SEED_PATHS", str(SEEDS))
     # The configured model is the session's, already loaded.
-    monkeypatch.setattr("api.app.load_embedder", lambda settings, **_: embedder)
+    monkeypatch.setattr("api.wiring.load_embedder", lambda settings, **_: embedder)
 
 
 @pytest.mark.usefixtures("seed_env")

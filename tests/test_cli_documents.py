@@ -17,7 +17,7 @@ runner = CliRunner()
 @pytest.fixture
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> Path:
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr("api.app.load_embedder", lambda settings, **_: embedder)
+    monkeypatch.setattr("api.wiring.load_embedder", lambda settings, **_: embedder)
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("Alpha notes.\n\nThe alpha river is long.\n")

@@ -40,7 +40,7 @@ def make_client(data: Path, embedder: Embedder) -> Iterator[TestClient]:
         data_dir=data, seed_paths=[SEEDS], background_load=False, max_upload_mb=LIMIT_MB
     )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("api.app.load_embedder", lambda settings, **_: embedder)
+        patch.setattr("api.wiring.load_embedder", lambda settings, **_: embedder)
         with TestClient(create_app(settings)) as client:
             yield client
 

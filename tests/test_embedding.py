@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from api.app import load_embedder
 from api.settings import Settings
+from api.wiring import load_embedder
 from index.embedding import Embedder, SentenceTransformerEmbedder
 
 

@@ -1,0 +1,117 @@
+"""The composition root: Settings in, a ready embedder, QAService and answer writer out.
+
+The HTTP app's lifespan and every `qa` command build what they use here, so a setting means
+the same thing wherever the service runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from api.settings import Settings
+from index.batching import BatchingEmbedder
+from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.store import IndexStore
+from qa.retrieval import RetrievalConfig
+from qa.service import QAService
+
+if TYPE_CHECKING:
+    from qa.generate import GroundedGenerator
+
+logger = logging.getLogger("api")
+
+# Serving one question at a time, one torch thread answers as fast as two and uses half the CPU,
+# so concurrent requests get the other core (bench/latency.py, docs/performance.md).
+SERVING_TORCH_THREADS = 1
+
+
+def load_embedder(settings: Settings, *, serving: bool = False) -> SentenceTransformerEmbedder:
+    """The configured embedding model, from local files.
+
+    Torch threads: QA_TORCH_THREADS if set, else one when serving and all cores for indexing;
+    when serving, model calls of several texts (concurrent questions batched together, the
+    sentences of an answer) use QA_BATCH_TORCH_THREADS, by default all cores.
+    """
+    threads = settings.torch_threads or (SERVING_TORCH_THREADS if serving else None)
+    batch_threads = None
+    if serving:
+        batch_threads = settings.batch_torch_threads or settings.torch_threads or os.cpu_count()
+    return SentenceTransformerEmbedder(
+        settings.model,
+        max_seq_length=settings.max_seq_length,
+        batch_size=settings.embed_batch_size,
+        torch_threads=threads,
+        batch_torch_threads=batch_threads,
+    )
+
+
+def open_store(settings: Settings, index_dir: Path | None = None) -> IndexStore:
+    """The index folder: `index_dir`, else QA_INDEX_DIR (default DATA_DIR/index)."""
+    return IndexStore(index_dir or settings.index_path)
+
+
+def load_service(
+    settings: Settings,
+    *,
+    micro_batches: bool = False,
+    index_dir: Path | None = None,
+    retrieval_config: RetrievalConfig | None = None,
+    load_index: bool = True,
+    index_seeds: bool = True,
+) -> QAService:
+    """The service over the configured model and index.
+
+    micro_batches (the HTTP app): the model runs on its own thread and the texts of concurrent
+    requests are embedded together. load_index: read the index now (else on first question;
+    commands that only write it never read it). index_seeds: index QA_SEED_PATHS first when
+    the index is empty and QA_INDEX_SEEDS_IF_EMPTY is set.
+    """
+    embedder: Embedder
+    if micro_batches:
+        # Loaded on the model thread itself: torch is then only ever used from that thread.
+        embedder = BatchingEmbedder(
+            lambda: load_embedder(settings, serving=True), settings.micro_batch
+        )
+    else:
+        embedder = load_embedder(settings)
+    store = open_store(settings, index_dir)
+    was_empty = not store.exists()
+    service = QAService(
+        store,
+        embedder,
+        settings.chunking(),
+        settings.answer_config(),
+        retrieval_config,
+        segment_chunks=settings.segment_chunks,
+        answer_cache_size=settings.answer_cache_size,
+        sentence_vectors=settings.sentence_vectors,
+        load_index=load_index,
+    )
+    seeds = [path for path in settings.seed_paths if path.exists()]
+    if index_seeds and settings.index_seeds_if_empty and was_empty and seeds:
+        report = service.index_paths(seeds)
+        logger.info("indexed %d seed documents into %s", len(report.added), store.root)
+    return service
+
+
+def load_generator(settings: Settings, service: QAService) -> GroundedGenerator | None:
+    """The answer writer when a language model is configured, else None (extractive answers).
+
+    qa.generate (and langchain with it) is imported only when a model is configured.
+    """
+    if settings.llm_url:
+        from qa.generate import GroundedGenerator, openai_chat_model
+
+        model = openai_chat_model(
+            settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_max_tokens
+        )
+        return GroundedGenerator(service, model, service.embedder)
+    if settings.llm_gguf:
+        from qa.generate import GroundedGenerator, llama_cpp_chat_model
+
+        model = llama_cpp_chat_model(settings.llm_gguf, settings.llm_max_tokens)
+        return GroundedGenerator(service, model, service.embedder, one_at_a_time=True)
+    return None
