@@ -43,6 +43,18 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+class QAOptions(BaseModel):
+    """This service's extension of the request; a client that sends it reads `citations`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    footnotes: bool | None = Field(
+        None,
+        description="Append the citations to the message content as numbered footnotes. "
+        "Default: off when `qa` is sent, else the CHAT_FOOTNOTES setting (on).",
+    )
+
+
 class ChatCompletionRequest(BaseModel):
     """A chat completion request; the user messages before the last are the earlier turns.
 
@@ -56,6 +68,18 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(description="The conversation; the last is the question.")
     stream: bool = Field(False, description="Send server-sent events in the chunk format.")
     stream_options: StreamOptions | None = None
+    n: int = Field(1, description="Choices to return; only 1 is supported.")
+    qa: QAOptions | None = Field(None, description="This service's options (extension).")
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, n: int) -> int:
+        if n != 1:
+            raise ValueError(
+                "only n=1 is supported: answers quote the documents, so every choice would be "
+                "the same"
+            )
+        return n
 
     @field_validator("messages")
     @classmethod
@@ -79,6 +103,12 @@ class ChatCompletionRequest(BaseModel):
     def question(self) -> str:
         return self.messages[-1].text.strip()
 
+    def footnotes(self, default: bool) -> bool:
+        """Whether citations go into the content: asked for, else off for `qa`-aware clients."""
+        if self.qa is None:
+            return default
+        return bool(self.qa.footnotes)
+
     @property
     def earlier_questions(self) -> list[str]:
         """The user's earlier messages, oldest first."""
@@ -98,7 +128,7 @@ class Choice(BaseModel):
 
 
 class Usage(BaseModel):
-    """Word counts: the service runs no tokenizer of a language model."""
+    """Tokens of the embedding model's tokenizer (the service runs no language model)."""
 
     prompt_tokens: int
     completion_tokens: int

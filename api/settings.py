@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     chat_model_name: str = Field(
         "qa-extractive", description="Model id of /v1/chat/completions and /v1/models."
     )
+    chat_footnotes: bool = Field(
+        True,
+        description="Append citations to chat completions' content as numbered footnotes "
+        '(`[1] doc_id, characters start-end: "excerpt"`) for clients that send no `qa` '
+        "extension, so that clients reading only standard fields see them.",
+    )
     llm_url: str | None = Field(
         None, description="OpenAI-compatible endpoint of a model that writes answers (optional)."
     )

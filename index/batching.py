@@ -131,3 +131,6 @@ class BatchingEmbedder(Embedder):
 
     def describe(self) -> dict[str, Any]:
         return self.inner.describe()
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)

@@ -42,6 +42,10 @@ class Embedder(Embeddings, ABC):
     def close(self) -> None:
         """Release threads or other resources the embedder holds (none by default)."""
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of text for the model (whitespace words unless the model has a tokenizer)."""
+        return len(text.split())
+
 
 def resolve_model_path(model: str) -> Path:
     """A model folder from a path, or from an installed package with `get_model_path()`."""
@@ -67,6 +71,30 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+class TokenCounter:
+    """Counts tokens with a model's tokenizer.json, apart from the copy the model runs with.
+
+    The model's own tokenizer changes its truncation on every call, so using it from another
+    thread could race; this copy never changes after loading, so any thread may count with it.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        self._tokenizer = tokenizer
+
+    @classmethod
+    def from_model_folder(cls, folder: Path) -> TokenCounter | None:
+        """The folder's tokenizer.json, or None when it has none."""
+        from tokenizers import Tokenizer
+
+        path = folder / "tokenizer.json"
+        return cls(Tokenizer.from_file(str(path))) if path.is_file() else None
+
+    def count(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -113,6 +141,7 @@ class SentenceTransformerEmbedder(Embedder):
         self.dimensions = int(dimensions)
         self.max_seq_length = int(self.model.max_seq_length or 0)
         self.batch_size = batch_size
+        self._counter = TokenCounter.from_model_folder(path)
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts with the model, normalised so inner product is cosine."""
@@ -130,6 +159,10 @@ class SentenceTransformerEmbedder(Embedder):
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of text for this model's tokenizer, untruncated, without special tokens."""
+        return self._counter.count(text) if self._counter else super().count_tokens(text)
 
     def describe(self) -> dict[str, Any]:
         """Name, dimensions and the sequence length that shaped the vectors."""

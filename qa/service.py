@@ -143,6 +143,10 @@ class QAService:
         """The best chunks for query (retrieval only)."""
         return self.retriever.search(self.snapshot, query, top_k)
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of text for the embedding model's tokenizer (what usage figures count)."""
+        return self.embedder.count_tokens(text)
+
     def close(self) -> None:
         """Release the embedder's thread, if it has one."""
         self.embedder.close()

@@ -129,7 +129,8 @@ def test_chat_completion_reports_removed_sentences(tmp_path: Path, service: QASe
             app_service, "China opposes double standards and politicization [1]. It is sunny."
         )
         body = client.post(
-            "/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]}
+            "/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": QUESTION}], "qa": {}},
         ).json()
     assert body["choices"][0]["message"]["content"] == (
         "China opposes double standards and politicization [1]."

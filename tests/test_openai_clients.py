@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import openai
 import pytest
@@ -14,6 +16,17 @@ SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
 FIRST = "What agencies does China support?"
 FOLLOW_UP = "What should they strengthen coordination with?"
 PREVIOUS_ANSWER = "China supports the United Nations counter terrorism office [1]"
+FOOTNOTE = re.compile(r'^\[(\d+)\] (\S+), characters (\d+)-(\d+): "(.*)"$', re.MULTILINE)
+
+
+def cited_excerpts(content: str) -> list[str]:
+    """The excerpts of the content's footnotes, each checked against the seed at its offsets."""
+    excerpts = []
+    for _n, doc_id, start, end, excerpt in FOOTNOTE.findall(content):
+        assert doc_id == SEED_DOC_ID
+        assert SEED_TEXT[int(start) : int(end)] == excerpt
+        excerpts.append(excerpt)
+    return excerpts
 
 
 @pytest.fixture
@@ -39,6 +52,8 @@ def test_openai_completion_with_history(client: openai.OpenAI) -> None:
     assert "strengthen coordination with regional organizations" in top["text"]
     assert SEED_TEXT[top["start"] : top["end"]] == top["text"]
     assert content is not None and f"\u201c{top['text']}\u201d [1]" in content
+    assert cited_excerpts(content) == [c["text"] for c in extra["citations"]]
+    assert completion.usage is not None and completion.usage.prompt_tokens > 0
 
 
 def test_openai_stream(client: openai.OpenAI) -> None:
@@ -54,11 +69,22 @@ def test_openai_stream(client: openai.OpenAI) -> None:
     assert all("citations" not in (c.model_extra or {}) for c in chunks[1:])
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text.startswith("\u201cWe must oppose double standards and politicization.\u201d [1]")
+    assert cited_excerpts(text) == [c["text"] for c in first_extra["citations"]]
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 
 def test_openai_models(client: openai.OpenAI) -> None:
     assert [m.id for m in client.models.list()] == ["qa-extractive"]
+    assert client.models.retrieve("qa-extractive").owned_by == "qa-service"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4")
+
+
+def test_openai_several_choices_are_refused(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.UnprocessableEntityError, match="only n=1 is supported"):
+        client.chat.completions.create(
+            model="qa-extractive", messages=[{"role": "user", "content": FIRST}], n=2
+        )
 
 
 def test_openai_wrong_key_is_an_authentication_error(live_server: LiveServer) -> None:
@@ -79,6 +105,9 @@ def test_langchain_chat_openai_invoke_and_stream(live_server: LiveServer) -> Non
     reply = llm.invoke(history)
     assert isinstance(reply.content, str)
     assert "strengthen coordination with regional organizations" in reply.content
+    # The citations reach a client that reads only the content: as footnotes with offsets.
+    excerpts = cited_excerpts(reply.content)
+    assert any("strengthen coordination with regional organizations" in e for e in excerpts)
     streamed = "".join(str(chunk.content) for chunk in llm.stream(history))
     assert streamed == reply.content
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import RunnerDep, ServiceDep, SettingsDep, get_answer_fn
@@ -25,9 +25,11 @@ from api.openai_schemas import (
     Usage,
 )
 from api.schemas import CitationOut
+from api.settings import Settings
 from qa.answer import Answer
 from qa.conversation import answer_in_context
 from qa.generate import removed_sentences
+from qa.service import QAService
 
 router = APIRouter(tags=["chat"], responses=ERROR_RESPONSES)
 
@@ -46,13 +48,29 @@ def pieces(text: str, words: int = WORDS_PER_CHUNK) -> list[str]:
     return runs
 
 
-def _usage(prompt: str, completion: str) -> Usage:
-    prompt_words, completion_words = len(prompt.split()), len(completion.split())
-    return Usage(
-        prompt_tokens=prompt_words,
-        completion_tokens=completion_words,
-        total_tokens=prompt_words + completion_words,
+def _usage(service: QAService, prompt: str, completion: str) -> Usage:
+    prompt_tokens, completion_tokens = (
+        service.count_tokens(prompt),
+        service.count_tokens(completion),
     )
+    return Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+    )
+
+
+def footnotes(answer: Answer) -> str:
+    """The citations as numbered lines, for clients that read only the message content.
+
+    `[1] doc_id, characters start-end: "excerpt"` (with the page after doc_id when known); empty
+    when nothing is cited. Preceded by a blank line, so it can be appended to the answer.
+    """
+    lines = []
+    for c in answer.citations:
+        page = f", page {c.page}" if c.page is not None else ""
+        lines.append(f'[{c.n}] {c.doc_id}{page}, characters {c.start}-{c.end}: "{c.text}"')
+    return "\n\n" + "\n".join(lines) if lines else ""
 
 
 def _citations(answer: Answer) -> list[CitationOut]:
@@ -70,8 +88,12 @@ def stream_events(
     model: str,
     answer: Answer,
     usage: Usage | None,
+    notes: str = "",
 ) -> Iterator[str]:
-    """The answer as chat.completion.chunk events; the first carries citations and answered."""
+    """The answer as chat.completion.chunk events; the first carries citations and answered.
+
+    `notes` (the footnotes, if any) come after the answer's text, in one event.
+    """
 
     def chunk(delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
         return {
@@ -90,6 +112,8 @@ def stream_events(
     yield _sse(first)
     for piece in pieces(answer.text):
         yield _sse(chunk({"content": piece}, None))
+    if notes:
+        yield _sse(chunk({"content": notes}, None))
     yield _sse(chunk({}, "stop"))
     if usage is not None:
         final = chunk({}, None)
@@ -114,8 +138,11 @@ async def chat_completions(
     """Answer the last user message, reading the earlier ones as the conversation so far.
 
     The reply quotes the documents with [n] markers; `citations` and `answered` are extension
+    fields. Unless the request sends the `qa` extension (or CHAT_FOOTNOTES is off), the content
+    also ends with the citations as numbered footnotes, for clients that read only standard
     fields. With `stream: true` the reply comes as server-sent `chat.completion.chunk` events
     ending with `data: [DONE]`, and only the first chunk carries `citations` and `answered`.
+    Only `n: 1` is accepted (422 otherwise); `usage` counts the embedding model's tokens.
     """
     result = await runner.run(
         answer_in_context,
@@ -130,11 +157,16 @@ async def chat_completions(
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     model = settings.chat_model_name
-    usage = _usage(" ".join(m.text for m in body.messages), answer.text)
+    notes = footnotes(answer) if body.footnotes(settings.chat_footnotes) else ""
+    content = answer.text + notes
+    usage = _usage(service, "\n".join(m.text for m in body.messages), content)
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
+        events = stream_events(
+            completion_id, created, model, answer, usage if include_usage else None, notes
+        )
         return StreamingResponse(
-            stream_events(completion_id, created, model, answer, usage if include_usage else None),
+            events,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -142,7 +174,7 @@ async def chat_completions(
         id=completion_id,
         created=created,
         model=model,
-        choices=[Choice(message=AssistantMessage(content=answer.text))],
+        choices=[Choice(message=AssistantMessage(content=content))],
         usage=usage,
         citations=_citations(answer),
         answered=answer.answered,
@@ -153,5 +185,19 @@ async def chat_completions(
 @router.get("/v1/models", response_model=ModelList)
 async def list_models(request: Request, settings: SettingsDep) -> ModelList:
     """The one model this service offers."""
+    return ModelList(data=[_model_card(request, settings)])
+
+
+@router.get("/v1/models/{model_id}", response_model=ModelCard)
+async def get_model(model_id: str, request: Request, settings: SettingsDep) -> ModelCard:
+    """The model with this id, or 404 naming the one the service offers."""
+    if model_id != settings.chat_model_name:
+        raise HTTPException(
+            404, f"no model {model_id!r}; this service offers {settings.chat_model_name!r}"
+        )
+    return _model_card(request, settings)
+
+
+def _model_card(request: Request, settings: Settings) -> ModelCard:
     started: int = request.app.state.started
-    return ModelList(data=[ModelCard(id=settings.chat_model_name, created=started)])
+    return ModelCard(id=settings.chat_model_name, created=started)

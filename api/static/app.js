@@ -547,7 +547,8 @@
       const res = await apiFetch("/v1/chat/completions", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ model: MODEL, messages, stream: true }),
+        // `qa` marks the page as reading `citations`, so no footnotes are appended to the text.
+        body: JSON.stringify({ model: MODEL, messages, stream: true, qa: {} }),
         signal: abort.signal,
       });
       const ctype = (res.headers.get("content-type") || "").toLowerCase();
