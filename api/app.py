@@ -8,16 +8,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Security
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.auth import ApiKeyMiddleware
+from api.auth import ApiKeyMiddleware, ApiKeys, require_api_key
 from api.body_guard import JsonBodyGuard
 from api.deps import Runner
 from api.errors import install_error_handlers
-from api.routes import ask, chat, check, conversations, documents, health, search
+from api.routes import api_router, health
 from api.settings import Settings
 from api.timing import ServerTimingMiddleware
 from api.wiring import load_generator, load_service
@@ -93,8 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # Added last, so it is outermost and times the other middleware too.
     app.add_middleware(ServerTimingMiddleware)
-    for module in (health, ask, search, documents, check, chat, conversations):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    # With keys, the /v1 routes declare the bearer scheme, which OpenAPI then shows.
+    app.state.api_keys = ApiKeys(settings.api_keys)
+    keyed = [Security(require_api_key)] if settings.api_keys else []
+    app.include_router(api_router, dependencies=keyed)
 
     static = files("api") / "static"
     if static.joinpath("index.html").is_file():

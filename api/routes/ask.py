@@ -14,7 +14,7 @@ from qa.generate import removed_sentences
 router = APIRouter(tags=["ask"], responses=ERROR_RESPONSES)
 
 
-@router.post("/v1/ask", response_model=AskResponse)
+@router.post("/ask", response_model=AskResponse)
 async def ask(
     body: AskRequest, chat: ChatDep, runner: RunnerDep, settings: SettingsDep
 ) -> AskResponse:

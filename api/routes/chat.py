@@ -124,7 +124,7 @@ def stream_events(
 
 
 @router.post(
-    "/v1/chat/completions",
+    "/chat/completions",
     response_model=ChatCompletion,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
@@ -182,7 +182,7 @@ async def chat_completions(
     )
 
 
-@router.get("/v1/models", response_model=ModelList)
+@router.get("/models", response_model=ModelList)
 async def list_models(request: Request, settings: SettingsDep) -> ModelList:
     """The one model this service offers."""
     return ModelList(data=[_model_card(request, settings)])

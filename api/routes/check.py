@@ -20,7 +20,7 @@ def check_draft(service: QAService, text: str) -> list[ClaimCheck]:
     return FactChecker(service.answerer).check(service.snapshot, text)
 
 
-@router.post("/v1/check", response_model=CheckResponse)
+@router.post("/check", response_model=CheckResponse)
 async def check(body: CheckRequest, service: ServiceDep, runner: RunnerDep) -> CheckResponse:
     """Mark each sentence of a draft supported, contradicted or not found, with its evidence."""
     claims = await runner.run(check_draft, service, body.text)

@@ -10,10 +10,10 @@ from api.deps import ConversationsDep
 from api.errors import ERROR_RESPONSES
 from api.schemas import CitationOut, ConversationOut, TurnOut
 
-router = APIRouter(tags=["conversations"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/conversations", tags=["conversations"], responses=ERROR_RESPONSES)
 
 
-@router.get("/v1/conversations/{conversation_id}", response_model=ConversationOut)
+@router.get("/{conversation_id}", response_model=ConversationOut)
 def get_conversation(conversation_id: str, store: ConversationsDep) -> ConversationOut:
     """The conversation's turns, oldest first, each with its citations."""
     conversation = store.get(conversation_id)
@@ -35,7 +35,7 @@ def get_conversation(conversation_id: str, store: ConversationsDep) -> Conversat
     )
 
 
-@router.delete("/v1/conversations/{conversation_id}", status_code=204)
+@router.delete("/{conversation_id}", status_code=204)
 def delete_conversation(conversation_id: str, store: ConversationsDep) -> Response:
     """Remove the conversation and its turns."""
     store.delete(conversation_id)

@@ -33,7 +33,7 @@ from index.documents import (
 from index.errors import DocumentTooLarge, InvalidInput, QAError, UnsupportedFormat
 from qa.service import QAService
 
-router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/documents", tags=["documents"], responses=ERROR_RESPONSES)
 
 # An upload waits this long for another writer (e.g. a running `qa index`) before a 503.
 WRITE_LOCK_TIMEOUT_S = 30.0
@@ -72,7 +72,7 @@ class _Item:
     load: Loader
 
 
-@router.get("/v1/documents", response_model=DocumentListResponse)
+@router.get("", response_model=DocumentListResponse)
 async def list_documents(service: ServiceDep) -> DocumentListResponse:
     """Every indexed document with its size."""
     return DocumentListResponse(
@@ -83,7 +83,7 @@ async def list_documents(service: ServiceDep) -> DocumentListResponse:
     )
 
 
-@router.get("/v1/documents/{doc_id:path}", response_model=DocumentOut)
+@router.get("/{doc_id:path}", response_model=DocumentOut)
 async def get_document(doc_id: str, service: ServiceDep) -> DocumentOut:
     """One document with the full text that citation offsets refer to."""
     document = service.document(doc_id)
@@ -98,7 +98,7 @@ async def get_document(doc_id: str, service: ServiceDep) -> DocumentOut:
 
 
 @router.post(
-    "/v1/documents",
+    "",
     response_model=DocumentResults,
     responses=_WRITE_RESPONSES,
     openapi_extra=_UPLOAD_BODY,
@@ -123,7 +123,7 @@ async def add_documents(
 
 
 @router.put(
-    "/v1/documents/{doc_id:path}",
+    "/{doc_id:path}",
     response_model=DocumentResult,
     responses=_WRITE_RESPONSES,
     openapi_extra=_UPLOAD_BODY,
@@ -147,7 +147,7 @@ async def replace_document(
     return results[0]
 
 
-@router.delete("/v1/documents/{doc_id:path}", response_model=DocumentResult)
+@router.delete("/{doc_id:path}", response_model=DocumentResult)
 async def delete_document(doc_id: str, service: ServiceDep, writer: WriterDep) -> DocumentResult:
     """Remove a document and its chunks; it is never cited again. Nothing is re-embedded."""
     validate_doc_id(doc_id, allow_subfolders=True)

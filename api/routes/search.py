@@ -11,7 +11,7 @@ from api.schemas import SearchRequest, SearchResponse, SearchResult
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 
 
-@router.post("/v1/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse)
 async def search(body: SearchRequest, service: ServiceDep, runner: RunnerDep) -> SearchResponse:
     """The passages that best match the query, best first."""
     hits = await runner.run(service.search, body.query, body.top_k)
