@@ -318,7 +318,6 @@ def check_command(
 ) -> None:
     """Mark each sentence supported, contradicted or not found, with the evidence that decides."""
     from api.schemas import MAX_DRAFT_CHARS
-    from qa.check import FactChecker
 
     if not text.strip() or len(text) > MAX_DRAFT_CHARS:
         typer.secho(
@@ -328,8 +327,7 @@ def check_command(
         )
         raise typer.Exit(code=2)
     try:
-        service = _service(Settings())
-        claims = FactChecker(service.answerer).check(service.snapshot, text)
+        claims = _service(Settings()).check(text)
     except QAError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -376,8 +374,8 @@ def eval_check_command(
     """Measure fact checking: evidence recall@3, verdict accuracy, confusion (throwaway index)."""
     import tempfile
 
-    from qa.check import FactChecker
-    from qa.check_eval import examine_all, halves, load_claims, markdown, score, tune_config
+    from qa.check import CheckConfig
+    from qa.check_eval import halves, load_claims, markdown, score, tune_config
 
     settings = Settings()
     if (
@@ -397,11 +395,11 @@ def eval_check_command(
         )
         with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
             service.index_paths([dataset / "corpus.jsonl"], progress=progress)
-        snapshot = service.snapshot
-        checker = FactChecker(service.answerer)
-        with tqdm(total=len(golds), unit="claim", desc="checking", delay=1.0) as progress:
-            examined = examine_all(checker, snapshot, golds, lambda: progress.update())
-    config = checker.config
+        config = CheckConfig()
+        examined = [
+            service.examine_claim(gold.text, config)
+            for gold in tqdm(golds, unit="claim", desc="checking", delay=1.0)
+        ]
     even, odd = halves(golds)
     if tune:
         config = tune_config([golds[i] for i in even], [examined[i] for i in even], config)

@@ -108,10 +108,10 @@ def load_generator(settings: Settings, service: QAService) -> GroundedGenerator 
         model = openai_chat_model(
             settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_max_tokens
         )
-        return GroundedGenerator(service, model, service.embedder)
+        return GroundedGenerator(service, model)
     if settings.llm_gguf:
         from qa.generate import GroundedGenerator, llama_cpp_chat_model
 
         model = llama_cpp_chat_model(settings.llm_gguf, settings.llm_max_tokens)
-        return GroundedGenerator(service, model, service.embedder, one_at_a_time=True)
+        return GroundedGenerator(service, model, one_at_a_time=True)
     return None

@@ -19,12 +19,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.settings import Settings
-from api.wiring import load_embedder
-from index.build import build_index
-from index.store import IndexStore
+from api.wiring import load_service
 from qa.abstention import FEATURES
 from qa.evaluation import contains_answer, load_queries
-from qa.service import QAService
 
 OOD = Path(__file__).parent / "data" / "ood_questions.jsonl"
 
@@ -49,13 +46,11 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings()
-    embedder = load_embedder(settings)
-    store = IndexStore(args.index_dir)
-    build_index([args.dataset / "corpus.jsonl"], store, embedder, settings.chunking())
-    service = QAService(store, embedder, settings.chunking(), settings.answer_config())
+    service = load_service(settings, index_dir=args.index_dir, load_index=False, index_seeds=False)
+    service.index_paths([args.dataset / "corpus.jsonl"])
     rows, labels, kinds = [], [], []
     for query in load_queries(args.dataset):
-        evidence = service.answerer.evidence(service.snapshot, query.text, settings.top_k)
+        evidence = service.evidence(query.text, settings.top_k)
         if not evidence.candidates:
             continue
         if query.is_impossible:
@@ -68,9 +63,7 @@ def main() -> None:
         labels.append(label)
         kinds.append(kind)
     for line in OOD.read_text(encoding="utf-8").splitlines():
-        evidence = service.answerer.evidence(
-            service.snapshot, json.loads(line)["question"], settings.top_k
-        )
+        evidence = service.evidence(json.loads(line)["question"], settings.top_k)
         if evidence.candidates:
             rows.append(evidence.features)
             labels.append(0)

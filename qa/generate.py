@@ -107,14 +107,15 @@ class GroundedGenerator:
         self,
         service: QAService,
         chat_model: BaseChatModel,
-        embedder: Embedder,
+        embedder: Embedder | None = None,
         config: GenerationConfig | None = None,
         *,
         one_at_a_time: bool = False,
     ) -> None:
         self.service = service
         self.chat_model = chat_model
-        self.embedder = embedder
+        # The sentences it writes are compared with the excerpts by the service's own model.
+        self.embedder = embedder or service.embedder
         self.config = config or GenerationConfig()
         # A local model (llama.cpp) cannot serve two threads at once; a remote endpoint can.
         self._model_lock: AbstractContextManager[Any] = (
@@ -125,8 +126,7 @@ class GroundedGenerator:
         """The extractive answer's citations, then the next best sentences, numbered from 1."""
         chosen = [(c.doc_id, c.start, c.end, c.text, c.score) for c in extractive.citations]
         seen = {(d, s, e) for d, s, e, _, _ in chosen}
-        snapshot = self.service.snapshot
-        for candidate in self.service.answerer.candidates(snapshot, question, top_k):
+        for candidate in self.service.candidates(question, top_k):
             if len(chosen) >= self.config.max_excerpts:
                 break
             key = (candidate.doc_id, candidate.start, candidate.end)

@@ -22,8 +22,9 @@ from index.embedding import Embedder
 from index.manifest import Manifest
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import IndexStore, StoredDocument
-from qa.answer import Answer, AnswerConfig, Answerer
+from qa.answer import Answer, AnswerConfig, Answerer, Evidence, SentenceCandidate
 from qa.cache import VersionedLRU
+from qa.check import CheckConfig, ClaimCheck, EvidenceSignals, FactChecker
 from qa.retrieval import Hit, RetrievalConfig, Retriever
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,15 @@ class DocumentSummary:
     title: str
     chars: int
     chunks: int
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What the loaded version holds."""
+
+    documents: int
+    chunks: int
+    version: int
 
 
 def document_summaries(manifest: Manifest | None) -> list[DocumentSummary]:
@@ -146,6 +156,27 @@ class QAService:
     def count_tokens(self, text: str) -> int:
         """Tokens of text for the embedding model's tokenizer (what usage figures count)."""
         return self.embedder.count_tokens(text)
+
+    def candidates(self, question: str, top_k: int = 8) -> list[SentenceCandidate]:
+        """The sentences of the best top_k chunks, scored as answers to question, best first."""
+        return self.answerer.candidates(self.snapshot, question, top_k)
+
+    def evidence(self, question: str, top_k: int = 8) -> Evidence:
+        """What an answer to question is decided from: hits, scored sentences, P(answered)."""
+        return self.answerer.evidence(self.snapshot, question, top_k)
+
+    def check(self, text: str, config: CheckConfig | None = None) -> list[ClaimCheck]:
+        """Each sentence of a draft marked supported, contradicted or not found, with evidence."""
+        return FactChecker(self.answerer, config).check(self.snapshot, text)
+
+    def examine_claim(self, claim: str, config: CheckConfig | None = None) -> list[EvidenceSignals]:
+        """The signals of the sentences a fact check of claim examines (before any verdict)."""
+        return FactChecker(self.answerer, config).examine(self.snapshot, claim)
+
+    def status(self) -> IndexStatus:
+        """How many documents and chunks the loaded version holds, and its number."""
+        snapshot = self.snapshot
+        return IndexStatus(len(snapshot.documents), len(snapshot.chunks), snapshot.version)
 
     def close(self) -> None:
         """Release the embedder's thread, if it has one."""

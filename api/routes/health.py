@@ -24,10 +24,10 @@ async def readyz(request: Request) -> HealthResponse | JSONResponse:
         detail = request.app.state.load_error or "loading"
         body = HealthResponse(status="unavailable", detail=detail)
         return JSONResponse(body.model_dump(), status_code=503)
-    snapshot = service.snapshot
+    status = service.status()
     return HealthResponse(
         status="ready",
-        documents=len(snapshot.documents),
-        chunks=len(snapshot.chunks),
-        index_version=snapshot.version,
+        documents=status.documents,
+        chunks=status.chunks,
+        index_version=status.version,
     )
