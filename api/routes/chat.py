@@ -188,7 +188,7 @@ async def list_models(request: Request, settings: SettingsDep) -> ModelList:
     return ModelList(data=[_model_card(request, settings)])
 
 
-@router.get("/v1/models/{model_id}", response_model=ModelCard)
+@router.get("/models/{model_id}", response_model=ModelCard)
 async def get_model(model_id: str, request: Request, settings: SettingsDep) -> ModelCard:
     """The model with this id, or 404 naming the one the service offers."""
     if model_id != settings.chat_model_name:
