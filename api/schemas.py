@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from api.errors import ErrorDetail
 from qa.check import split_claims
+from qa.ingest import ItemOutcome
 
 MAX_QUESTION_CHARS = 2000
-Outcome = Literal["added", "updated", "unchanged", "deleted", "error"]
 
 
 def _require_text(value: str, name: str) -> str:
@@ -167,7 +167,7 @@ class DocumentResult(BaseModel):
 
     doc_id: str | None
     file: str | None = Field(None, description="The uploaded file it came from.")
-    outcome: Outcome
+    outcome: ItemOutcome
     chunks: int = Field(0, description="Its chunks in the index (0 on error).")
     error: ErrorDetail | None = None
 

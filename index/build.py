@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -54,6 +54,11 @@ class ChunkingConfig:
         return {"chunk_size": self.chunk_size, "overlap": self.overlap}
 
 
+# What a write did to one document: staging one gives the first three, a removal "deleted".
+StageOutcome = Literal["added", "updated", "unchanged"]
+ChangeOutcome = Literal[StageOutcome, "deleted"]
+
+
 @dataclass
 class BuildReport:
     """What one indexing run did, by doc_id."""
@@ -67,13 +72,19 @@ class BuildReport:
     version: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def record(self, outcome: StageOutcome, doc_id: str) -> None:
+        """Note what staging doc_id did."""
+        {"added": self.added, "updated": self.updated, "unchanged": self.unchanged}[outcome].append(
+            doc_id
+        )
+
 
 @dataclass(frozen=True)
 class DocumentChange:
     """What happened to one document: added, updated, unchanged or deleted, with its chunks."""
 
     doc_id: str
-    outcome: str
+    outcome: ChangeOutcome
     chunks: int
 
 
@@ -132,14 +143,14 @@ class IndexWriter:
         self.chunks_embedded = 0
         self.sentences_embedded = 0
 
-    def status(self, document: Document) -> str:
+    def status(self, document: Document) -> StageOutcome:
         """`added`, `updated` or `unchanged`, compared with what is staged or published."""
         entry = self.manifest.documents.get(document.doc_id)
         if entry is None:
             return "added"
         return "unchanged" if entry.content_hash == document.content_hash else "updated"
 
-    def add(self, document: Document) -> str:
+    def add(self, document: Document) -> StageOutcome:
         """Stage a document unless it is unchanged; returns its status."""
         status = self.status(document)
         if status == "unchanged":
@@ -354,7 +365,7 @@ def build_index(
                     file, validate_doc_id(doc_id, allow_subfolders=True)
                 ):
                     seen.add(document.doc_id)
-                    getattr(report, writer.add(document)).append(document.doc_id)
+                    report.record(writer.add(document), document.doc_id)
             except QAError as exc:
                 report.errors.append(exc.message)
         # A file that failed to load may hold documents still indexed: prune nothing then.

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import cast
-
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -19,19 +15,11 @@ from api.schemas import (
     DocumentResult,
     DocumentResults,
     DocumentSummaryOut,
-    Outcome,
 )
 from api.uploads import UploadedFile, close_all, read_body, read_uploads, too_large_message
-from index.documents import (
-    JSONL_SUFFIXES,
-    Document,
-    check_supported,
-    documents_from_bytes,
-    title_from_text,
-    validate_doc_id,
-)
-from index.errors import DocumentTooLarge, InvalidInput, QAError, UnsupportedFormat
-from qa.service import QAService
+from index.documents import validate_doc_id
+from index.errors import DocumentTooLarge, InvalidInput, UnsupportedFormat
+from qa.ingest import IngestItem, ItemResult, file_item, ingest, text_item
 
 router = APIRouter(prefix="/documents", tags=["documents"], responses=ERROR_RESPONSES)
 
@@ -59,17 +47,6 @@ _UPLOAD_BODY = {
         },
     }
 }
-
-Loader = Callable[[], list[Document]]
-
-
-@dataclass
-class _Item:
-    """One file or text to index: where it came from and how to read it."""
-
-    file: str | None
-    doc_id: str | None
-    load: Loader
 
 
 @router.get("", response_model=DocumentListResponse)
@@ -116,10 +93,10 @@ async def add_documents(
     """
     items, uploads = await _read_items(request, _max_bytes(settings), doc_id=None)
     try:
-        results = await writer.run(_ingest, service, items)
+        results = await writer.run(ingest, service, items, WRITE_LOCK_TIMEOUT_S)
     finally:
         close_all(uploads)
-    return DocumentResults(results=results)
+    return DocumentResults(results=[_result(r) for r in results])
 
 
 @router.put(
@@ -141,10 +118,10 @@ async def replace_document(
     try:
         if len(items) != 1:
             raise InvalidInput("PUT takes exactly one file", field="files")
-        results = await writer.run(_ingest, service, items)
+        results = await writer.run(ingest, service, items, WRITE_LOCK_TIMEOUT_S)
     finally:
         close_all(uploads)
-    return results[0]
+    return _result(results[0])
 
 
 @router.delete("/{doc_id:path}", response_model=DocumentResult)
@@ -162,13 +139,20 @@ def _max_bytes(settings: SettingsDep) -> int:
 
 async def _read_items(
     request: Request, max_bytes: int, doc_id: str | None
-) -> tuple[list[_Item], list[UploadedFile]]:
+) -> tuple[list[IngestItem], list[UploadedFile]]:
     """What the request asks to index, by its content type; nothing is parsed yet."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type == "multipart/form-data":
         uploads = await read_uploads(request, max_bytes)
         items = [
-            _Item(u.filename, doc_id or u.filename, _upload_loader(u, doc_id, max_bytes))
+            file_item(
+                u.filename,
+                u.read,
+                doc_id,
+                DocumentTooLarge(f"{u.filename}: {too_large_message(max_bytes)}", field="files")
+                if u.too_large
+                else None,
+            )
             for u in uploads
         ]
         return items, uploads
@@ -180,83 +164,21 @@ async def _read_items(
             raise RequestValidationError(exc.errors()) from None
         if doc_id is not None and document.doc_id not in (None, doc_id):
             raise InvalidInput("doc_id in the body differs from the URL's", field="doc_id")
-        return [_Item(None, doc_id or document.doc_id, _text_loader(document, doc_id))], []
+        return [text_item(document.text, document.title, document.doc_id, doc_id)], []
     raise UnsupportedFormat(
         "send files as multipart/form-data (field 'files') or a text as application/json",
         field="content-type",
     )
 
 
-def _upload_loader(upload: UploadedFile, doc_id: str | None, max_bytes: int) -> Loader:
-    def load() -> list[Document]:
-        if upload.too_large:
-            raise DocumentTooLarge(
-                f"{upload.filename}: {too_large_message(max_bytes)}", field="files"
-            )
-        suffix = check_supported(upload.filename)
-        if doc_id is not None and suffix in JSONL_SUFFIXES:
-            raise UnsupportedFormat(
-                "a .jsonl file holds many documents: POST it to /v1/documents", field="files"
-            )
-        name = validate_doc_id(doc_id or upload.filename, allow_subfolders=doc_id is not None)
-        return documents_from_bytes(upload.filename, upload.read(), doc_id=name)
-
-    return load
-
-
-def _text_loader(document: DocumentIn, doc_id: str | None) -> Loader:
-    def load() -> list[Document]:
-        text = document.text
-        name = doc_id or document.doc_id
-        if name is None:
-            name = "text-" + Document(doc_id="", text=text).content_hash[:16]
-        name = validate_doc_id(name, allow_subfolders=doc_id is not None)
-        title = document.title if document.title is not None else title_from_text(text, name)
-        return [Document(doc_id=name, text=text, title=title)]
-
-    return load
-
-
-def _ingest(service: QAService, items: list[_Item]) -> list[DocumentResult]:
-    """Read every item, then index all readable documents in one version (on the writer thread)."""
-    # Each slot is an item's error, or the file and index of a document to index.
-    slots: list[DocumentResult | tuple[str | None, int]] = []
-    documents: list[Document] = []
-    first_error: QAError | None = None
-    for item in items:
-        try:
-            loaded = item.load()
-        except QAError as exc:
-            first_error = first_error or exc
-            error = ErrorDetail(code=exc.code, message=exc.message, field=exc.field)
-            slots.append(
-                DocumentResult(doc_id=item.doc_id, file=item.file, outcome="error", error=error)
-            )
-            continue
-        for document in loaded:
-            slots.append((item.file, len(documents)))
-            documents.append(document)
-    if not documents:
-        if first_error is None:
-            raise InvalidInput("the file holds no documents", field="files")
-        raise first_error
-    changes = service.apply(
-        upserts=documents,
-        lock_timeout=WRITE_LOCK_TIMEOUT_S,
+def _result(item: ItemResult) -> DocumentResult:
+    error = item.error
+    return DocumentResult(
+        doc_id=item.doc_id,
+        file=item.file,
+        outcome=item.outcome,
+        chunks=item.chunks,
+        error=None
+        if error is None
+        else ErrorDetail(code=error.code, message=error.message, field=error.field),
     )
-    results = []
-    for slot in slots:
-        if isinstance(slot, DocumentResult):
-            results.append(slot)
-            continue
-        file, index = slot
-        change = changes[index]
-        results.append(
-            DocumentResult(
-                doc_id=change.doc_id,
-                file=file,
-                outcome=cast(Outcome, change.outcome),
-                chunks=change.chunks,
-            )
-        )
-    return results
