@@ -1,27 +1,58 @@
-"""The `qa` command: index documents, ask questions, serve the HTTP API."""
+"""The `qa` command: index documents, ask questions, serve the HTTP API.
+
+Modules that load the model or the index are imported inside the commands that need them: with
+--url (or QA_URL) ask, check, docs and rm talk to a running server and start in milliseconds.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from tqdm import tqdm
 
-from api.settings import Settings
 from index.errors import QAError
-from qa.answer import Answer
-from qa.service import QAService
+
+if TYPE_CHECKING:
+    from api.remote import RemoteService
+    from api.settings import Settings
+    from qa.answer import Answer
+    from qa.service import QAService
 
 app = typer.Typer(
     help="Answer questions about documents with verbatim cited excerpts.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: rich help labels every flag `<bool>`, as if it took a value.
+    rich_markup_mode=None,
 )
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="QA_URL",
+        metavar="URL",
+        help="A running service (e.g. http://127.0.0.1:8000) to ask instead of loading the "
+        "model and index here.",
+    ),
+]
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="QA_API_KEY", metavar="KEY", help="Key for --url."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the API's JSON body.")]
+
+
+def _settings(**values: Any) -> Settings:
+    from api.settings import Settings
+
+    return Settings(**values)
 
 
 def _service(settings: Settings, **options: Any) -> QAService:
@@ -30,8 +61,30 @@ def _service(settings: Settings, **options: Any) -> QAService:
     return load_service(settings, **options)
 
 
+def _remote(url: str | None, api_key: str | None) -> RemoteService | None:
+    """The running service at url, announced on stderr; None to work locally."""
+    if not url:
+        return None
+    from api.remote import RemoteService, announce
+
+    announce(url)
+    return RemoteService(url, api_key or os.environ.get("QA_API_KEY"))
+
+
+def _bar(**options: Any) -> Any:
+    """A tqdm progress bar (imported only by the commands that show one)."""
+    from tqdm import tqdm
+
+    return tqdm(**options)
+
+
 def _fail(error: QAError) -> typer.Exit:
     typer.secho(f"error: {error.message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code=2)
+
+
+def _fail_remote(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(code=2)
 
 
@@ -60,14 +113,14 @@ def index_command(
     ] = None,
 ) -> None:
     """Index documents incrementally: new and changed ones are embedded, unchanged skipped."""
-    settings = Settings()
+    settings = _settings()
     if sentence_vectors is not None:
         settings = settings.model_copy(update={"sentence_vectors": sentence_vectors})
     targets = paths or settings.seed_paths
     try:
         service = _service(settings, load_index=False, index_seeds=False)
         # Counts chunks and, with sentence vectors, sentences: every text the model embeds.
-        with tqdm(unit="text", desc="embedding", delay=1.0) as progress:
+        with _bar(unit="text", desc="embedding", delay=1.0) as progress:
             report = service.index_paths(targets, prune=prune, rebuild=rebuild, progress=progress)
     except QAError as exc:
         raise _fail(exc) from None
@@ -93,10 +146,22 @@ def index_command(
 @app.command("rm")
 def rm_command(
     doc_ids: Annotated[list[str], typer.Argument(help="The doc_ids to remove.")],
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Remove documents and their chunks from the index (nothing is re-embedded)."""
+    if (remote := _remote(url, api_key)) is not None:
+        from api.remote import RemoteError
+
+        for doc_id in doc_ids:
+            try:
+                result = remote.delete(doc_id)
+            except RemoteError as exc:
+                raise _fail_remote(exc.message) from None
+            typer.echo(f"removed {result['doc_id']} ({result['chunks']} chunks)")
+        return
     try:
-        service = _service(Settings(), load_index=False, index_seeds=False)
+        service = _service(_settings(), load_index=False, index_seeds=False)
         changes = service.apply(removals=doc_ids)
     except QAError as exc:
         raise _fail(exc) from None
@@ -107,53 +172,64 @@ def rm_command(
 @app.command("docs")
 def docs_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """List the indexed documents: doc_id, chunks, characters and title."""
-    from api.wiring import open_store
-    from qa.service import document_summaries
+    if (remote := _remote(url, api_key)) is not None:
+        from api.remote import RemoteError
 
-    try:
-        # Read from the manifest alone: listing needs neither the model nor the index loaded.
-        summaries = document_summaries(open_store(Settings()).read_manifest())
-    except QAError as exc:
-        raise _fail(exc) from None
-    for d in summaries:
-        if as_json:
-            line = {"doc_id": d.doc_id, "title": d.title, "chars": d.chars, "chunks": d.chunks}
-            typer.echo(json.dumps(line, ensure_ascii=False))
-        else:
-            typer.echo(f"{d.doc_id}\t{d.chunks} chunks\t{d.chars} chars\t{d.title}")
+        try:
+            documents = remote.documents()
+        except RemoteError as exc:
+            raise _fail_remote(exc.message) from None
+    else:
+        from api.wiring import open_store
+        from qa.service import document_summaries
+
+        try:
+            # Read from the manifest alone: listing needs neither the model nor the index loaded.
+            summaries = document_summaries(open_store(_settings()).read_manifest())
+        except QAError as exc:
+            raise _fail(exc) from None
+        documents = [asdict(d) for d in summaries]
+    from api.remote import print_documents
+
+    print_documents(documents, as_json)
 
 
 @app.command("ask")
 def ask_command(
     question: Annotated[str, typer.Argument(help="The question.")],
-    top_k: Annotated[int, typer.Option(min=1, max=50, help="Passages retrieved.")] = 8,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON body.")] = False,
+    top_k: Annotated[int, typer.Option(min=1, max=50, metavar="N", help="Passages retrieved.")] = 8,
+    as_json: JsonFlag = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Answer a question with numbered verbatim citations."""
-    settings = Settings()
     if not question.strip():
         typer.secho("error: question must not be empty", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2)
-    try:
-        answer = _service(settings).ask(question.strip(), top_k)
-    except QAError as exc:
-        raise _fail(exc) from None
-    if as_json:
+    if (remote := _remote(url, api_key)) is not None:
+        from api.remote import RemoteError
+
+        try:
+            body = remote.ask(question.strip(), top_k)
+        except RemoteError as exc:
+            raise _fail_remote(exc.message) from None
+    else:
+        try:
+            answer = _service(_settings()).ask(question.strip(), top_k)
+        except QAError as exc:
+            raise _fail(exc) from None
         body = {
             "answer": answer.text,
             "answered": answer.answered,
             "citations": [asdict(c) for c in answer.citations],
         }
-        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
-        return
-    typer.echo(answer.text)
-    for c in answer.citations:
-        page = f" page {c.page}" if c.page is not None else ""
-        typer.echo(
-            f"\n[{c.n}] {c.doc_id}{page} [{c.start}:{c.end}] score {c.score:.3f}\n    {c.text}"
-        )
+    from api.remote import print_answer
+
+    print_answer(body, as_json)
 
 
 @app.command("eval")
@@ -185,7 +261,7 @@ def eval_command(
 
     if fusion not in ("convex", "rrf", "dense", "keyword"):
         raise typer.BadParameter("fusion must be convex, rrf, dense or keyword")
-    settings = Settings()
+    settings = _settings()
     selected = load_queries(dataset, queries, qrels, split)[:limit]
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         service = _service(
@@ -195,9 +271,9 @@ def eval_command(
             load_index=False,
             index_seeds=False,
         )
-        with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
+        with _bar(unit="text", desc="indexing", delay=1.0) as progress:
             service.index_paths([dataset / "corpus.jsonl"], progress=progress)
-        with tqdm(total=len(selected), unit="query", desc="evaluating", mininterval=2) as progress:
+        with _bar(total=len(selected), unit="query", desc="evaluating", mininterval=2) as progress:
             report = evaluate(service, selected, dataset.name, progress=progress.update)
     typer.echo(markdown_table([report]))
     if report.abstention_curve:
@@ -275,14 +351,14 @@ def eval_staff_command(
         subset.write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
         )
-        settings = Settings(
+        settings = _settings(
             index_dir=index_dir or Path(scratch) / "index",
             data_dir=Path(scratch) / "data",
             index_seeds_if_empty=False,
         )
         try:
             service = _service(settings)
-            with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
+            with _bar(unit="text", desc="indexing", delay=1.0) as progress:
                 # prune: a reused folder holds exactly this collection.
                 service.index_paths(
                     [*(collection.parent / f for f in spec.seed_files), subset],
@@ -302,7 +378,7 @@ def eval_staff_command(
             earlier = list(history)[-history_turns:] if history_turns else []
             return answer_in_context(service, question, earlier, settings.top_k).answer
 
-        with tqdm(total=len(selected), unit="question", desc="asking", mininterval=2) as bar:
+        with _bar(total=len(selected), unit="question", desc="asking", mininterval=2) as bar:
             results = run(selected, ask_turn, bar.update)
         service.close()
     report = summarise(results, split)
@@ -314,23 +390,35 @@ def eval_staff_command(
 @app.command("check")
 def check_command(
     text: Annotated[str, typer.Argument(help="A sentence or a paragraph of a draft.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON body.")] = False,
+    as_json: JsonFlag = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Mark each sentence supported, contradicted or not found, with the evidence that decides."""
-    from api.schemas import MAX_DRAFT_CHARS
-
-    if not text.strip() or len(text) > MAX_DRAFT_CHARS:
-        typer.secho(
-            f"error: text must be 1 to {MAX_DRAFT_CHARS:,} characters",
-            err=True,
-            fg=typer.colors.RED,
-        )
+    if not text.strip():
+        typer.secho("error: text must not be empty", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2)
-    try:
-        claims = _service(Settings()).check(text)
-    except QAError as exc:
-        raise _fail(exc) from None
-    if as_json:
+    if (remote := _remote(url, api_key)) is not None:
+        from api.remote import RemoteError
+
+        try:
+            body = remote.check(text)
+        except RemoteError as exc:
+            raise _fail_remote(exc.message) from None
+    else:
+        from api.schemas import MAX_DRAFT_CHARS
+
+        if len(text) > MAX_DRAFT_CHARS:
+            typer.secho(
+                f"error: text must be 1 to {MAX_DRAFT_CHARS:,} characters",
+                err=True,
+                fg=typer.colors.RED,
+            )
+            raise typer.Exit(code=2)
+        try:
+            claims = _service(_settings()).check(text)
+        except QAError as exc:
+            raise _fail(exc) from None
         body = {
             "claims": [
                 {
@@ -342,12 +430,9 @@ def check_command(
                 for c in claims
             ]
         }
-        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
-        return
-    for c in claims:
-        typer.echo(f"{c.verdict.upper():<12} {c.score:.3f}  {c.text}")
-        for e in c.evidence:
-            typer.echo(f"    [{e.n}] {e.doc_id} [{e.start}:{e.end}] {e.text}")
+    from api.remote import print_claims
+
+    print_claims(body, as_json)
 
 
 @app.command("eval-check")
@@ -377,7 +462,7 @@ def eval_check_command(
     from qa.check import CheckConfig
     from qa.check_eval import halves, load_claims, markdown, score, tune_config
 
-    settings = Settings()
+    settings = _settings()
     if (
         not (dataset / "corpus.jsonl").is_file()
         or not (dataset / "claims_with_rationales.jsonl").is_file()
@@ -393,12 +478,12 @@ def eval_check_command(
         service = _service(
             settings, index_dir=index_dir or Path(folder), load_index=False, index_seeds=False
         )
-        with tqdm(unit="text", desc="indexing", delay=1.0) as progress:
+        with _bar(unit="text", desc="indexing", delay=1.0) as progress:
             service.index_paths([dataset / "corpus.jsonl"], progress=progress)
         config = CheckConfig()
         examined = [
             service.examine_claim(gold.text, config)
-            for gold in tqdm(golds, unit="claim", desc="checking", delay=1.0)
+            for gold in _bar(iterable=golds, unit="claim", desc="checking", delay=1.0)
         ]
     even, odd = halves(golds)
     if tune:
@@ -428,7 +513,7 @@ def serve_command(
 
     from api.app import create_app
 
-    settings = Settings()
+    settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     uvicorn.run(
         create_app(settings),
