@@ -51,6 +51,8 @@ class StaffQuestion:
     answerable: bool
     doc_id: str | None = None
     expect: tuple[str, ...] = ()
+    # Other documents that answer it too, each with its own phrases (a bare keyword many use).
+    also: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # The earlier turns of a follow-up, oldest first; only the last question is scored.
     history: tuple[str, ...] = ()
 
@@ -87,7 +89,13 @@ def parse_question(record: dict[str, Any]) -> StaffQuestion:
     doc_id = record.get("doc_id")
     if answerable and (not expect or not doc_id):
         raise StaffSetError(f"{qid}: an answerable question needs doc_id and expect")
-    if not answerable and expect:
+    also = tuple(
+        (str(a.get("doc_id", "")), tuple(str(e) for e in a.get("expect") or ()))
+        for a in record.get("also") or ()
+    )
+    if any(not doc or not phrases for doc, phrases in also):
+        raise StaffSetError(f"{qid}: each of also needs doc_id and expect")
+    if not answerable and (expect or also):
         raise StaffSetError(f"{qid}: an unanswerable question expects nothing")
     return StaffQuestion(
         id=qid,
@@ -97,6 +105,7 @@ def parse_question(record: dict[str, Any]) -> StaffQuestion:
         answerable=answerable,
         doc_id=str(doc_id) if doc_id else None,
         expect=expect,
+        also=also,
         history=tuple(turns[:-1]),
     )
 
@@ -130,25 +139,33 @@ def corpus_records(corpus: Path, ids: Iterable[str]) -> list[dict[str, Any]]:
     return [found[i] for i in wanted]
 
 
+def expected(question: StaffQuestion) -> list[tuple[str, tuple[str, ...]]]:
+    """Each document that answers the question, with the phrases a right citation holds."""
+    if not question.answerable or question.doc_id is None:
+        return []
+    return [(question.doc_id, question.expect), *question.also]
+
+
 def check_expectations(questions: Iterable[StaffQuestion], texts: dict[str, str]) -> list[str]:
     """Problems of the set against the documents' texts: unknown doc_ids, phrases not verbatim."""
     problems = []
     for q in questions:
-        if not q.answerable:
-            continue
-        text = texts.get(q.doc_id or "")
-        if text is None:
-            problems.append(f"{q.id}: no document {q.doc_id}")
-            continue
-        problems.extend(f"{q.id}: {p!r} is not in {q.doc_id}" for p in q.expect if p not in text)
+        for doc_id, phrases in expected(q):
+            text = texts.get(doc_id)
+            if text is None:
+                problems.append(f"{q.id}: no document {doc_id}")
+                continue
+            problems.extend(f"{q.id}: {p!r} is not in {doc_id}" for p in phrases if p not in text)
     return problems
 
 
 def cites_expected(answer: Answer, question: StaffQuestion, depth: int) -> bool:
-    """Whether one of the first depth citations is from the document and holds a phrase."""
+    """Whether one of the first depth citations is from an answering document, with its phrase."""
+    answering = expected(question)
     return any(
-        c.doc_id == question.doc_id and contains_answer(c.text, question.expect)
+        c.doc_id == doc_id and contains_answer(c.text, phrases)
         for c in answer.citations[:depth]
+        for doc_id, phrases in answering
     )
 
 

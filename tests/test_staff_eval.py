@@ -58,6 +58,12 @@ def test_outcomes_of_answerable_and_unanswerable_questions() -> None:
     assert outcome(answer(("d2", "the phrase")), ASKED) == "wrong_citation"
     assert outcome(answer(*[("d1", "no")] * 3, ("d1", "the phrase")), ASKED) == "wrong_citation"
     assert outcome(answer(), ASKED) == "wrong_refusal"
+    # A document listed in also answers with its own phrases only.
+    both = question(
+        "b", doc_id="d1", expect=["the phrase"], also=[{"doc_id": "d2", "expect": ["x"]}]
+    )
+    assert outcome(answer(("d2", "an x here")), both) == "top1"
+    assert outcome(answer(("d2", "the phrase")), both) == "wrong_citation"
     assert outcome(answer(), NOT_ASKED) == "refused"
     assert outcome(answer(("d1", "anything")), NOT_ASKED) == "wrong_answer"
 
@@ -69,6 +75,10 @@ def test_records_are_validated() -> None:
         question("x", kind="follow_up", turns=["q x"], doc_id="d", expect=["e"])
     with pytest.raises(StaffSetError, match="last of turns"):
         question("x", kind="follow_up", turns=["a", "b"], doc_id="d", expect=["e"])
+    with pytest.raises(StaffSetError, match="each of also"):
+        question("x", doc_id="d", expect=["e"], also=[{"doc_id": "d2"}])
+    with pytest.raises(StaffSetError, match="expects nothing"):
+        question("x", answerable=False, also=[{"doc_id": "d2", "expect": ["e"]}])
     with pytest.raises(StaffSetError, match="kind must be"):
         question("x", kind="trivia", doc_id="d", expect=["e"])
     follow = question("f", kind="follow_up", turns=["first", "q f"], doc_id="d", expect=["e"])
@@ -79,9 +89,11 @@ def test_expectations_must_be_verbatim_in_their_document() -> None:
     texts = {"d1": "It says the phrase here."}
     wrong_doc = question("b", doc_id="d9", expect=["x"])
     not_verbatim = question("c", doc_id="d1", expect=["the  phrase", "says"])
-    assert check_expectations([ASKED, wrong_doc, not_verbatim, NOT_ASKED], texts) == [
+    also = question("d", doc_id="d1", expect=["says"], also=[{"doc_id": "d1", "expect": ["no"]}])
+    assert check_expectations([ASKED, wrong_doc, not_verbatim, also, NOT_ASKED], texts) == [
         "b: no document d9",
         "c: 'the  phrase' is not in d1",
+        "d: 'no' is not in d1",
     ]
 
 
