@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,17 +10,17 @@ from typing import Literal, Protocol
 import numpy as np
 
 from index.chunking import chunk_text
+from index.compaction import compaction_candidates, merge_segments
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, QAError
 from index.manifest import DocumentEntry, new_manifest
 from index.memory import release_free_memory
-from index.sentences import carry_over_sentences, embed_sentences
+from index.sentences import backfill_sentence_vectors, embed_sentences
 from index.store import (
     Chunk,
     IndexStore,
     chunk_id,
-    split_chunk_id,
 )
 from index.text import tokenize
 from index.vectors import choose_spec
@@ -29,12 +28,6 @@ from index.vectors import choose_spec
 # Chunks embedded before a segment is written and published: bounds memory, and an
 # interrupted run keeps everything published up to its last batch.
 SEGMENT_CHUNKS = 4096
-# A segment is rewritten without its dead rows once this share of them is dead.
-COMPACT_DEAD_SHARE = 0.5
-# Segments with fewer live chunks than this are small; past MAX_SMALL_SEGMENTS of them
-# (one per upload, typically) they are merged, so that loading a version stays quick.
-SMALL_SEGMENT_CHUNKS = 256
-MAX_SMALL_SEGMENTS = 8
 
 
 class Progress(Protocol):
@@ -226,78 +219,24 @@ class IndexWriter:
         return len(chunks)
 
     def compaction_candidates(self) -> list[str]:
-        """Segments worth rewriting: mostly dead ones, and the small ones once there are many."""
-        live: Counter[str] = Counter()
-        for entry in self.manifest.documents.values():
-            if entry.segment:
-                live[entry.segment] += entry.chunks
-        dead, small = [], []
-        for segment, live_rows in sorted(live.items()):
-            rows = self.store.segment_rows(segment)
-            if rows and (rows - live_rows) / rows >= COMPACT_DEAD_SHARE:
-                dead.append(segment)
-            elif live_rows < SMALL_SEGMENT_CHUNKS:
-                small.append(segment)
-        return sorted(dead + small) if len(small) > MAX_SMALL_SEGMENTS else dead
+        """Segments worth rewriting (index.compaction)."""
+        return compaction_candidates(self.store, self.manifest)
 
     def compact(self) -> list[str]:
-        """Copy the live rows of candidate segments into one new segment; nothing is embedded.
+        """Merge the candidate segments' live rows into one new segment; nothing is embedded.
 
         Staged for the next publish; returns the segments replaced.
         """
         segments = self.compaction_candidates()
-        if not segments:
-            return []
-        number = self.manifest.next_segment
-        documents: list[Document] = []
-        chunks: list[Chunk] = []
-        vectors: list[np.ndarray] = []
-        tokens: list[list[str]] = []
-        stored: list[tuple[tuple[np.ndarray, np.ndarray] | None, list[Chunk]]] = []
-        for segment in segments:
-            seg_docs, seg_chunks, seg_vectors, seg_tokens = self.store.read_segment(
-                segment, self.manifest.documents
-            )
-            documents.extend(Document(d.doc_id, d.text, d.title, d.metadata) for d in seg_docs)
-            chunks.extend(seg_chunks)
-            vectors.append(seg_vectors)
-            tokens.extend(seg_tokens)
-            stored.append((self.store.open_sentence_vectors(segment), seg_chunks))
-        # Sentence vectors are copied when every segment has them (else filled in later).
-        sentences = carry_over_sentences(stored, self.embedder.dimensions)
-        renumbered = [
-            Chunk(chunk_id(number, row), c.doc_id, c.start, c.end, c.sentences)
-            for row, c in enumerate(chunks)
-        ]
-        name = self.store.write_segment(
-            number, documents, renumbered, np.vstack(vectors), tokens, sentences
-        )
-        for document in documents:
-            self.manifest.documents[document.doc_id].segment = name
-        self.manifest.next_segment = number + 1
-        self._dirty = True
+        if segments:
+            merge_segments(self.store, self.manifest, segments, self.embedder.dimensions)
+            self._dirty = True
         return segments
 
     def fill_sentence_vectors(self) -> list[str]:
-        """Store sentence vectors for the live segments without them; returns those segments.
-
-        Each segment's file lands as soon as it is embedded: an interrupted run keeps them.
-        """
-        filled = []
-        for segment in self.manifest.segments:
-            # Staged documents have no segment yet; flush() gives theirs sentence vectors.
-            if not segment or self.store.has_sentence_vectors(segment):
-                continue
-            documents, chunks, _, _ = self.store.read_segment(segment, self.manifest.documents)
-            # Rows of replaced or deleted documents get no sentences.
-            by_row: list[tuple[str, tuple[tuple[int, int], ...]]] = [("", ())] * (
-                self.store.segment_rows(segment)
-            )
-            for chunk in chunks:
-                by_row[split_chunk_id(chunk.id)[1]] = (chunk.doc_id, chunk.sentences)
-            vectors, offsets = self._embed_sentences(by_row, {d.doc_id: d.text for d in documents})
-            self.store.add_sentence_vectors(segment, vectors, offsets)
-            filled.append(segment)
+        """Store sentence vectors for the live segments without them (index.sentences)."""
+        filled = backfill_sentence_vectors(self.store, self.manifest, self._embed_sentences)
+        if filled:
             self._dirty = True
         return filled
 

@@ -13,10 +13,15 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from index.store import Chunk, split_chunk_id
+from index.manifest import Manifest
+from index.store import Chunk, IndexStore, split_chunk_id
 
 # What a chunk contributes: its doc_id and its sentences' (start, end) offsets.
 ChunkSentences = tuple[str, Sequence[tuple[int, int]]]
+# Embeds the sentences of chunks (embed_sentences with the model bound): (vectors, offsets).
+SentenceEmbedder = Callable[
+    [Sequence[ChunkSentences], Mapping[str, str]], tuple[np.ndarray, np.ndarray]
+]
 
 
 def embed_sentences(
@@ -88,3 +93,26 @@ class SentenceVectors:
         if not 0 <= sentence < stop - first:
             return None
         return np.asarray(vectors[first + sentence], dtype=np.float32)
+
+
+def backfill_sentence_vectors(
+    store: IndexStore, manifest: Manifest, embed: SentenceEmbedder
+) -> list[str]:
+    """Store sentence vectors for the live segments without them; returns those segments.
+
+    Each segment's file lands as soon as it is embedded: an interrupted run keeps them.
+    """
+    filled = []
+    for segment in manifest.segments:
+        # Staged documents have no segment yet; the writer gives theirs sentence vectors.
+        if not segment or store.has_sentence_vectors(segment):
+            continue
+        documents, chunks, _, _ = store.read_segment(segment, manifest.documents)
+        # Rows of replaced or deleted documents get no sentences.
+        by_row: list[ChunkSentences] = [("", ())] * store.segment_rows(segment)
+        for chunk in chunks:
+            by_row[split_chunk_id(chunk.id)[1]] = (chunk.doc_id, chunk.sentences)
+        vectors, offsets = embed(by_row, {d.doc_id: d.text for d in documents})
+        store.add_sentence_vectors(segment, vectors, offsets)
+        filled.append(segment)
+    return filled

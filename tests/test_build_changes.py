@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import build
+from index import compaction
 from index.build import ChunkingConfig, IndexWriter, apply_changes
 from index.documents import Document
 from index.embedding import Embedder
@@ -122,7 +122,7 @@ def test_deleting_embeds_nothing_and_compacts_mostly_dead_segments(
 def test_many_small_segments_are_merged(
     embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build, "MAX_SMALL_SEGMENTS", 3)
+    monkeypatch.setattr(compaction, "MAX_SMALL_SEGMENTS", 3)
     store = IndexStore(tmp_path / "index")
     for n in range(3):
         apply_changes(store, embedder, CHUNKING, upserts=[doc(n)])
