@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -14,7 +14,7 @@ from index.compaction import compaction_candidates, merge_segments
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, QAError
-from index.manifest import DocumentEntry, new_manifest
+from index.manifest import DocumentEntry, Manifest, new_manifest
 from index.memory import release_free_memory
 from index.sentences import backfill_sentence_vectors, embed_sentences
 from index.store import (
@@ -28,6 +28,10 @@ from index.vectors import choose_spec
 # Chunks embedded before a segment is written and published: bounds memory, and an
 # interrupted run keeps everything published up to its last batch.
 SEGMENT_CHUNKS = 4096
+
+
+# Checks a manifest about to be published (e.g. by loading it); raises to stop the publish.
+Validate = Callable[[Manifest], object]
 
 
 class Progress(Protocol):
@@ -97,7 +101,10 @@ class IndexWriter:
     """Stages document changes and publishes them as new versions; hold the store's write lock.
 
     sentence_vectors: store each chunk's sentence vectors too (index.sentences); None keeps
-    what the index was built with.
+    what the index was built with. publish_batches: publish each full segment as it is
+    written (`qa index`: an interrupted run keeps its work), else only on flush() (one request,
+    one version). validate: called with each manifest before it is published; its error stops
+    the publish, so nothing that fails to load is ever served.
     """
 
     def __init__(
@@ -110,8 +117,12 @@ class IndexWriter:
         progress: Progress | None = None,
         segment_chunks: int = SEGMENT_CHUNKS,
         sentence_vectors: bool | None = None,
+        publish_batches: bool = True,
+        validate: Validate | None = None,
     ) -> None:
         self.store = store
+        self.publish_batches = publish_batches
+        self.validate = validate
         self.embedder = embedder
         self.chunking = chunking
         self.progress = progress
@@ -162,7 +173,10 @@ class IndexWriter:
             chunks=len(spans),
         )
         if len(self._pending_chunks) >= self.segment_chunks:
-            self.flush()
+            if self.publish_batches:
+                self.flush()
+            else:
+                self._write_pending()
         return status
 
     def remove(self, doc_id: str) -> bool:
@@ -181,10 +195,15 @@ class IndexWriter:
 
     def flush(self) -> int:
         """Embed staged chunks, write them as one segment and publish; returns chunks embedded."""
+        written = self._write_pending()
+        if self._dirty:
+            self.compact()
+            self._publish()
+        return written
+
+    def _write_pending(self) -> int:
+        """Embed staged chunks and write them as one segment, unpublished; returns their count."""
         if not self._pending_docs:
-            if self._dirty:
-                self.compact()
-                self._publish()
             return 0
         number = self.manifest.next_segment
         texts = [
@@ -214,8 +233,7 @@ class IndexWriter:
         self.manifest.next_segment = number + 1
         self.chunks_embedded += len(chunks)
         self._pending_docs, self._pending_chunks = [], []
-        self.compact()
-        self._publish()
+        self._dirty = True
         return len(chunks)
 
     def compaction_candidates(self) -> list[str]:
@@ -265,6 +283,12 @@ class IndexWriter:
         chunks = sum(entry.chunks for entry in self.manifest.documents.values())
         self.manifest.vector_index = choose_spec(chunks).as_dict()
         self.manifest.version += 1
+        if self.validate is not None:
+            try:
+                self.validate(self.manifest)
+            except BaseException:
+                self.manifest.version -= 1
+                raise
         self.store.publish(self.manifest)
         self._dirty = False
 
@@ -280,6 +304,7 @@ def build_index(
     progress: Progress | None = None,
     segment_chunks: int = SEGMENT_CHUNKS,
     sentence_vectors: bool | None = None,
+    validate: Validate | None = None,
 ) -> BuildReport:
     """Index the documents under paths into store, embedding only what is new or changed.
 
@@ -296,6 +321,7 @@ def build_index(
             progress=progress,
             segment_chunks=segment_chunks,
             sentence_vectors=sentence_vectors,
+            validate=validate,
         )
         seen: set[str] = set()
         for file, doc_id in iter_paths(paths):
@@ -330,14 +356,25 @@ def apply_changes(
     removals: Sequence[str] = (),
     segment_chunks: int = SEGMENT_CHUNKS,
     lock_timeout: float = -1,
+    validate: Validate | None = None,
 ) -> list[DocumentChange]:
     """Add or replace documents and delete others, published together under the write lock.
+
+    One version is published, however many segments the documents fill: a failure midway
+    publishes nothing.
 
     A doc_id to delete that is not indexed raises DocumentNotFound before anything changes.
     """
     with store.write_lock(lock_timeout):
         # New documents get sentence vectors when the index has them (manifest).
-        writer = IndexWriter(store, embedder, chunking, segment_chunks=segment_chunks)
+        writer = IndexWriter(
+            store,
+            embedder,
+            chunking,
+            segment_chunks=segment_chunks,
+            publish_batches=False,
+            validate=validate,
+        )
         changes = []
         for doc_id in removals:
             entry = writer.manifest.documents.get(doc_id)

@@ -20,7 +20,9 @@ class KeywordIndex:
             self.document_frequency.update(set(tokens))
         # k1 and b as tuned for short passages (Anserini's BEIR settings); measured in README.
         self._bm25 = bm25s.BM25(k1=0.9, b=0.4)
-        if self.size:
+        # Chunks may have no keyword token at all ("!!! ???"): such an index is valid and
+        # scores nothing (bm25s cannot index an empty vocabulary).
+        if self.document_frequency:
             self._bm25.index([list(t) for t in token_lists], show_progress=False)
 
     def idf(self, term: str) -> float:
@@ -31,7 +33,7 @@ class KeywordIndex:
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """The BM25 score of every row for the query."""
         known = [t for t in query_tokens if t in self.document_frequency]
-        if not known or not self.size:
+        if not known:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 

@@ -66,18 +66,22 @@ LOAD_ATTEMPTS = 5
 
 
 def load_snapshot(
-    store: IndexStore, dimensions: int, model: dict[str, Any] | None = None
+    store: IndexStore,
+    dimensions: int,
+    model: dict[str, Any] | None = None,
+    chunking: dict[str, int] | None = None,
 ) -> IndexSnapshot:
     """Read the published version of the index (an empty one when nothing is published).
 
-    With `model`, an index whose vectors another model made is refused with IndexMismatch.
+    With `model`, an index whose vectors another model made, or (with `chunking`) whose chunks
+    were cut another way than configured, is refused with IndexMismatch.
     Writers keep the previous version's files, so a vanished file means two versions were
     published meanwhile: read CURRENT again and retry.
     """
     for attempt in range(LOAD_ATTEMPTS):
         name = store.current_name()
         try:
-            return _load_version(store, name, dimensions, model)
+            return _load_version(store, name, dimensions, model, chunking)
         except FileNotFoundError:
             if attempt == LOAD_ATTEMPTS - 1 or store.current_name() == name:
                 raise
@@ -85,19 +89,30 @@ def load_snapshot(
 
 
 def _load_version(
-    store: IndexStore, name: str | None, dimensions: int, model: dict[str, Any] | None
+    store: IndexStore,
+    name: str | None,
+    dimensions: int,
+    model: dict[str, Any] | None,
+    chunking: dict[str, int] | None,
 ) -> IndexSnapshot:
-    parts: list[np.ndarray] = []
-    documents: dict[str, StoredDocument] = {}
-    chunks: list[Chunk] = []
-    tokens: list[list[str]] = []
-    sentences: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     if name is None:
         manifest = Manifest(version=0, model={}, chunking={})
     else:
         manifest = store.read_manifest_named(name)
         if model is not None:
-            manifest.check_compatible(model, manifest.chunking)
+            manifest.check_compatible(model, manifest.chunking if chunking is None else chunking)
+    return snapshot_of(store, manifest, name, dimensions)
+
+
+def snapshot_of(
+    store: IndexStore, manifest: Manifest, name: str | None, dimensions: int
+) -> IndexSnapshot:
+    """The version `manifest` describes, loaded from the store's segments."""
+    parts: list[np.ndarray] = []
+    documents: dict[str, StoredDocument] = {}
+    chunks: list[Chunk] = []
+    tokens: list[list[str]] = []
+    sentences: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for segment in manifest.segments:
         seg_docs, seg_chunks, seg_vectors, seg_tokens = store.read_segment(
             segment, manifest.documents

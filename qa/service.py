@@ -20,7 +20,7 @@ from index.build import (
 from index.documents import Document, page_at
 from index.embedding import Embedder
 from index.manifest import Manifest
-from index.snapshot import IndexSnapshot, load_snapshot
+from index.snapshot import IndexSnapshot, load_snapshot, snapshot_of
 from index.store import IndexStore, StoredDocument
 from qa.answer import Answer, AnswerConfig, Answerer, Evidence, SentenceCandidate
 from qa.cache import VersionedLRU
@@ -91,10 +91,39 @@ class QAService:
         self.answerer = Answerer(embedder, self.retriever, answer_config)
         self.answers: VersionedLRU[Answer] = VersionedLRU(answer_cache_size)
         self._reload_lock = threading.Lock()
+        # The last version a write of this service validated, loaded, before publishing it.
+        self._prepared: IndexSnapshot | None = None
         self._snapshot: IndexSnapshot | None = self._load() if load_index else None
 
     def _load(self) -> IndexSnapshot:
-        return load_snapshot(self.store, self.embedder.dimensions, self.embedder.describe())
+        return load_snapshot(
+            self.store,
+            self.embedder.dimensions,
+            self.embedder.describe(),
+            self.chunking.as_dict(),
+        )
+
+    def _prepare(self, manifest: Manifest) -> None:
+        """Load the version about to be published: one that fails to load is never published.
+
+        The loaded copy is served once published, so a write costs no second load.
+        """
+        copy = Manifest.from_json(manifest.to_json())
+        self._prepared = snapshot_of(self.store, copy, copy.file_name, self.embedder.dimensions)
+
+    def _serve_written(self) -> None:
+        """After a write: serve the version it published (already loaded when it was validated).
+
+        A service that has not read the index (a command that only writes it) stays unloaded.
+        """
+        with self._reload_lock:
+            prepared, self._prepared = self._prepared, None
+            if self._snapshot is None:
+                return
+            if prepared is not None and self.store.current_name() == prepared.manifest_name:
+                self._snapshot = prepared
+            else:
+                self._reload_if_stale()
 
     @property
     def snapshot(self) -> IndexSnapshot:
@@ -130,11 +159,6 @@ class QAService:
         if snapshot is None or self.store.current_name() != snapshot.manifest_name:
             snapshot = self._snapshot = self._load()
         return snapshot
-
-    def _refresh_if_loaded(self) -> None:
-        # A service that has not read the index (a command that only writes it) stays unloaded.
-        if self._snapshot is not None:
-            self.refresh()
 
     def ask(self, question: str, top_k: int = 8) -> Answer:
         """An answer with verbatim citations (with their page, for PDFs), or an abstention.
@@ -198,7 +222,11 @@ class QAService:
         rebuild: bool = False,
         progress: Progress | None = None,
     ) -> BuildReport:
-        """Index files and folders incrementally, then serve the new version."""
+        """Index files and folders incrementally, then serve the new version.
+
+        A serving service loads each version before publishing it; a command that only writes
+        (`qa index`, which publishes every segment of a long run) does not load them.
+        """
         report = build_index(
             paths,
             self.store,
@@ -209,8 +237,9 @@ class QAService:
             progress=progress,
             segment_chunks=self.segment_chunks,
             sentence_vectors=self.sentence_vectors,
+            validate=self._prepare if self._snapshot is not None else None,
         )
-        self._refresh_if_loaded()
+        self._serve_written()
         return report
 
     def apply(
@@ -233,6 +262,7 @@ class QAService:
             removals=removals,
             segment_chunks=self.segment_chunks,
             lock_timeout=lock_timeout,
+            validate=self._prepare,
         )
-        self._refresh_if_loaded()
+        self._serve_written()
         return changes

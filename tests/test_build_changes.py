@@ -12,7 +12,7 @@ from index import compaction
 from index.build import ChunkingConfig, IndexWriter, apply_changes
 from index.documents import Document
 from index.embedding import Embedder
-from index.errors import DocumentNotFound, IndexBusy
+from index.errors import DocumentNotFound, IndexBusy, IndexMismatch
 from index.snapshot import load_snapshot
 from index.store import IndexStore
 
@@ -156,3 +156,52 @@ def test_flush_publishes_every_segment_chunks(embedder: Embedder, tmp_path: Path
     manifest = store.read_manifest()
     assert manifest is not None
     assert (manifest.version, len(manifest.documents)) == (3, 5)
+
+
+def test_apply_changes_publishes_one_version_however_many_segments(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    store = IndexStore(tmp_path / "index")
+    apply_changes(store, embedder, CHUNKING, upserts=[doc(1)])
+    changes = apply_changes(
+        store, embedder, CHUNKING, upserts=[doc(n) for n in range(2, 7)], segment_chunks=2
+    )
+    assert [c.outcome for c in changes] == ["added"] * 5
+    manifest = store.read_manifest()
+    assert manifest is not None
+    assert (manifest.version, len(manifest.documents)) == (2, 6)
+
+
+def test_a_version_that_fails_validation_is_never_published(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    store = IndexStore(tmp_path / "index")
+    apply_changes(store, embedder, CHUNKING, upserts=[doc(1)])
+
+    def refuse(manifest: object) -> None:
+        raise RuntimeError("does not load")
+
+    with pytest.raises(RuntimeError):
+        apply_changes(store, embedder, CHUNKING, upserts=[doc(2)], validate=refuse)
+    assert store.current_name() == "manifest-00000001.json"
+    assert list(load_snapshot(store, embedder.dimensions).documents) == ["d01.txt"]
+
+
+def test_a_collection_without_keyword_tokens_is_published_and_loads(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    store = IndexStore(tmp_path / "index")
+    apply_changes(store, embedder, CHUNKING, upserts=[doc(1)])
+    apply_changes(store, embedder, CHUNKING, upserts=[Document("punct.txt", "!!! ??? ...")])
+    apply_changes(store, embedder, CHUNKING, removals=["d01.txt"])
+    snapshot = load_snapshot(store, embedder.dimensions)
+    assert list(snapshot.documents) == ["punct.txt"]
+    assert snapshot.keywords.search(["topic"], k=3)[0].tolist() == []
+
+
+def test_the_configured_chunking_is_checked_at_load(embedder: Embedder, tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "index")
+    apply_changes(store, embedder, CHUNKING, upserts=[doc(1)])
+    other = ChunkingConfig(chunk_size=500, overlap=60).as_dict()
+    with pytest.raises(IndexMismatch, match="chunking"):
+        load_snapshot(store, embedder.dimensions, embedder.describe(), other)

@@ -308,3 +308,17 @@ def test_questions_are_answered_while_documents_are_uploaded(client: TestClient)
     assert errors == []
     listed = [d["doc_id"] for d in client.get("/v1/documents").json()["documents"]]
     assert listed == ["bulletin-3.txt", SEED_DOC_ID]
+
+
+def test_a_collection_without_keywords_stays_servable_after_a_restart(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    data = tmp_path / "data"
+    for client in make_client(data, embedder):
+        added = client.post("/v1/documents", json={"doc_id": "punct.txt", "text": "!!! ??? ..."})
+        assert added.status_code == 200, added.text
+        assert client.delete(f"/v1/documents/{SEED_DOC_ID}").status_code == 200
+        assert client.post("/v1/search", json={"query": "China"}).status_code == 200
+    for client in make_client(data, embedder):
+        ready = client.get("/readyz").json()
+        assert (ready["status"], ready["documents"]) == ("ready", 1)

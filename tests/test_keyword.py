@@ -46,3 +46,11 @@ def test_an_empty_index_finds_nothing() -> None:
     index = KeywordIndex([])
     assert index.search(["x"], k=3)[0].tolist() == []
     assert index.scores(["x"]).tolist() == []
+
+
+def test_chunks_without_any_token_make_a_valid_index() -> None:
+    index = KeywordIndex([[], []])
+    assert index.size == 2
+    assert index.scores(["x"]).tolist() == [0.0, 0.0]
+    assert index.search(["x"], k=3)[0].tolist() == []
+    assert index.idf("x") > 0
