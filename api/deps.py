@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, ParamSpec, TypeVar
@@ -25,6 +26,8 @@ class Runner:
 
     def __init__(self, name: str, workers: int = 1) -> None:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        # Set at shutdown: long work that checks it (reading an upload) stops early.
+        self.stopping = threading.Event()
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run fn(*args, **kwargs) on one of the runner's threads and await its result."""
@@ -32,6 +35,8 @@ class Runner:
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     def shutdown(self) -> None:
+        """Cancel queued work, tell running work to stop, and wait for it."""
+        self.stopping.set()
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 

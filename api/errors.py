@@ -21,6 +21,7 @@ from index.errors import (
     InvalidInput,
     ModelNotFound,
     QAError,
+    ServiceStopping,
     UnreadableDocument,
     UnsupportedFormat,
 )
@@ -55,6 +56,7 @@ STATUS_BY_ERROR: dict[type[QAError], int] = {
     IndexBusy: 503,
     IndexMismatch: 503,
     ModelNotFound: 503,
+    ServiceStopping: 503,
 }
 
 

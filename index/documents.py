@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import InvalidDocumentId, UnreadableDocument, UnsupportedFormat
-from index.formats import Extracted, docx_text, html_text, pdf_text
+from index.formats import Budget, Extracted, docx_text, html_text, pdf_text
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl"})
@@ -97,8 +97,10 @@ def check_supported(name: str) -> str:
     return suffix
 
 
-def documents_from_bytes(name: str, data: bytes, doc_id: str | None = None) -> list[Document]:
-    """Parse one file's bytes by its suffix into documents."""
+def documents_from_bytes(
+    name: str, data: bytes, doc_id: str | None = None, budget: Budget | None = None
+) -> list[Document]:
+    """Parse one file's bytes by its suffix into documents, within `budget` (default limits)."""
     suffix = check_supported(name)
     doc_id = doc_id if doc_id is not None else name
     if suffix in JSONL_SUFFIXES:
@@ -108,7 +110,7 @@ def documents_from_bytes(name: str, data: bytes, doc_id: str | None = None) -> l
     if suffix in TEXT_SUFFIXES:
         extracted = Extracted(text=decode_text(data, name))
     else:
-        extracted = EXTRACTORS[suffix](data, name)
+        extracted = EXTRACTORS[suffix](data, name, budget)
     if not extracted.text.strip():
         raise UnreadableDocument(f"{name}: no extractable text", field="files")
     title = extracted.title or title_from_text(extracted.text, Path(name).stem)

@@ -72,3 +72,9 @@ class ModelNotFound(QAError):
     """The configured embedding model is neither a folder nor an installed model package."""
 
     code = "model_not_found"
+
+
+class ServiceStopping(QAError):
+    """The service is shutting down; work in progress was stopped."""
+
+    code = "shutting_down"

@@ -6,6 +6,7 @@ response; what a file or text becomes, and how a batch with some bad items is in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -20,21 +21,34 @@ from index.documents import (
     validate_doc_id,
 )
 from index.errors import InvalidInput, QAError, UnsupportedFormat
+from index.formats import Budget
 from qa.service import QAService
 
 # What happened to one item: a change to the index, or an error that kept it out.
 ItemOutcome = Literal[ChangeOutcome, "error"]
 
-Loader = Callable[[], list[Document]]
+Loader = Callable[[Budget], list[Document]]
 
 
 @dataclass(frozen=True)
 class IngestItem:
-    """One file or text to index: where it came from and how to read it."""
+    """One file or text to index: where it came from and how to read it.
+
+    refused: what is wrong with it that needs no reading (over the size limit, unsupported
+    type), so that a request of only such items is answered without queueing for the writer.
+    """
 
     file: str | None
     doc_id: str | None
     load: Loader
+    refused: QAError | None = None
+
+
+def first_refusal(items: Sequence[IngestItem]) -> QAError | None:
+    """The first item's refusal when every item is refused before reading, else None."""
+    if items and all(item.refused is not None for item in items):
+        return items[0].refused
+    return None
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,13 @@ def file_item(
 ) -> IngestItem:
     """An uploaded file; doc_id (a PUT's) replaces its name; `refused`: found while receiving."""
 
-    def load() -> list[Document]:
+    if refused is None:
+        try:
+            check_supported(filename)
+        except QAError as exc:
+            refused = exc
+
+    def load(budget: Budget) -> list[Document]:
         if refused is not None:
             raise refused
         suffix = check_supported(filename)
@@ -65,9 +85,9 @@ def file_item(
                 "a .jsonl file holds many documents: POST it to /v1/documents", field="files"
             )
         name = validate_doc_id(doc_id or filename, allow_subfolders=doc_id is not None)
-        return documents_from_bytes(filename, read(), doc_id=name)
+        return documents_from_bytes(filename, read(), doc_id=name, budget=budget)
 
-    return IngestItem(filename, doc_id or filename, load)
+    return IngestItem(filename, doc_id or filename, load, refused)
 
 
 def text_item(
@@ -75,7 +95,7 @@ def text_item(
 ) -> IngestItem:
     """A text sent as JSON; without a doc_id it is named by its content hash."""
 
-    def load() -> list[Document]:
+    def load(budget: Budget) -> list[Document]:
         name = url_doc_id or doc_id
         if name is None:
             name = "text-" + Document(doc_id="", text=text).content_hash[:16]
@@ -92,9 +112,15 @@ def text_item(
 
 
 def ingest(
-    service: QAService, items: Sequence[IngestItem], lock_timeout: float = -1
+    service: QAService,
+    items: Sequence[IngestItem],
+    lock_timeout: float = -1,
+    stopping: threading.Event | None = None,
 ) -> list[ItemResult]:
     """Read every item, then index all readable documents in one version.
+
+    Each file is read within index.formats.Budget's limits; setting `stopping` (shutdown)
+    stops a read in progress.
 
     A bad item is reported in its result and does not stop the others; when nothing could be
     read, the first error is raised (InvalidInput when the items hold no documents at all).
@@ -105,7 +131,7 @@ def ingest(
     first_error: QAError | None = None
     for item in items:
         try:
-            loaded = item.load()
+            loaded = item.load(Budget(cancel=stopping))
         except QAError as exc:
             first_error = first_error or exc
             slots.append(ItemResult(item.doc_id, item.file, "error", error=exc))

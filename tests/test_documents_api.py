@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -322,3 +323,21 @@ def test_a_collection_without_keywords_stays_servable_after_a_restart(
     for client in make_client(data, embedder):
         ready = client.get("/readyz").json()
         assert (ready["status"], ready["documents"]) == ("ready", 1)
+
+
+def test_a_file_over_the_limit_is_refused_without_waiting_for_the_writer(
+    client: TestClient,
+) -> None:
+    writer = client.app.state.writer  # type: ignore[attr-defined]
+    release = threading.Event()
+    busy = writer.executor.submit(release.wait, 60)  # a long upload holds the writer
+    try:
+        big = b"x" * int(LIMIT_MB * (1 << 20) + 10)
+        with ThreadPoolExecutor(1) as pool:
+            response = pool.submit(
+                client.post, "/v1/documents", files={"files": ("big.txt", big)}
+            ).result(timeout=20)
+        assert response.status_code == 413
+        assert not busy.done()
+    finally:
+        release.set()

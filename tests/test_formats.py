@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import threading
+
 import pytest
 
+from index import formats
 from index.documents import documents_from_bytes, page_at
-from index.errors import UnreadableDocument, UnsupportedFormat
+from index.errors import ServiceStopping, UnreadableDocument, UnsupportedFormat
+from index.formats import docx_text
 from tests.files import make_docx, make_pdf
 
 PAGE = b"""<!doctype html><html><head><title>Press release 12</title>
@@ -104,3 +109,53 @@ def test_unreadable_files_say_why(name: str, data: bytes, reason: str) -> None:
 def test_unsupported_types_are_refused() -> None:
     with pytest.raises(UnsupportedFormat, match=r"report\.xlsx: unsupported file type \.xlsx"):
         documents_from_bytes("report.xlsx", b"PK")
+
+
+def _docx_with_empty_paragraphs(empty: int, texts: list[str]) -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Findings", style="Heading 1")
+    for _ in range(empty):
+        document.add_paragraph("")
+    for text in texts:
+        document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_docx_styles_are_resolved_once_per_style_not_per_paragraph(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from docx.text.paragraph import Paragraph
+
+    lookups = []
+    style = Paragraph.style
+
+    def counted(self: Paragraph) -> object:
+        lookups.append(1)
+        return style.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Paragraph, "style", property(counted, style.fset))  # type: ignore[attr-defined]
+    data = _docx_with_empty_paragraphs(2000, ["One.", "Two.", "Three."])
+    extracted = docx_text(data, "many.docx")
+    assert extracted.text == "Findings\n\nOne.\n\nTwo.\n\nThree."
+    assert extracted.metadata["headings"] == [{"level": 1, "text": "Findings", "start": 0}]
+    assert len(lookups) <= 2
+
+
+def test_docx_with_too_many_paragraphs_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formats, "MAX_BLOCKS", 500)
+    with pytest.raises(UnreadableDocument, match="more than 500 paragraphs"):
+        docx_text(_docx_with_empty_paragraphs(600, []), "many.docx")
+
+
+def test_reading_stops_past_its_deadline_or_at_shutdown() -> None:
+    data = _docx_with_empty_paragraphs(1500, ["Text."])
+    with pytest.raises(UnreadableDocument, match="took over"):
+        docx_text(data, "slow.docx", formats.Budget(seconds=-1))
+    stopping = threading.Event()
+    stopping.set()
+    with pytest.raises(ServiceStopping):
+        docx_text(data, "slow.docx", formats.Budget(cancel=stopping))

@@ -19,7 +19,7 @@ from api.schemas import (
 from api.uploads import UploadedFile, close_all, read_body, read_uploads, too_large_message
 from index.documents import validate_doc_id
 from index.errors import DocumentTooLarge, InvalidInput, UnsupportedFormat
-from qa.ingest import IngestItem, ItemResult, file_item, ingest, text_item
+from qa.ingest import IngestItem, ItemResult, file_item, first_refusal, ingest, text_item
 
 router = APIRouter(prefix="/documents", tags=["documents"], responses=ERROR_RESPONSES)
 
@@ -93,7 +93,8 @@ async def add_documents(
     """
     items, uploads = await _read_items(request, _max_bytes(settings), doc_id=None)
     try:
-        results = await writer.run(ingest, service, items, WRITE_LOCK_TIMEOUT_S)
+        _refuse_early(items)
+        results = await writer.run(ingest, service, items, WRITE_LOCK_TIMEOUT_S, writer.stopping)
     finally:
         close_all(uploads)
     return DocumentResults(results=[_result(r) for r in results])
@@ -118,7 +119,8 @@ async def replace_document(
     try:
         if len(items) != 1:
             raise InvalidInput("PUT takes exactly one file", field="files")
-        results = await writer.run(ingest, service, items, WRITE_LOCK_TIMEOUT_S)
+        _refuse_early(items)
+        results = await writer.run(ingest, service, items, WRITE_LOCK_TIMEOUT_S, writer.stopping)
     finally:
         close_all(uploads)
     return _result(results[0])
@@ -131,6 +133,13 @@ async def delete_document(doc_id: str, service: ServiceDep, writer: WriterDep) -
     changes = await writer.run(service.apply, removals=[doc_id], lock_timeout=WRITE_LOCK_TIMEOUT_S)
     change = changes[0]
     return DocumentResult(doc_id=change.doc_id, outcome="deleted", chunks=change.chunks)
+
+
+def _refuse_early(items: list[IngestItem]) -> None:
+    # Over the limit or of an unsupported type: answered without waiting for the writer.
+    refused = first_refusal(items)
+    if refused is not None:
+        raise refused
 
 
 def _max_bytes(settings: SettingsDep) -> int:
