@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,6 +11,7 @@ from index.snapshot import IndexSnapshot
 from index.store import Chunk
 from index.text import tokenize
 from qa.abstention import AbstentionModel, TermWeights, passage_overlap, unknown_share
+from qa.cache import SentenceEmbeddingCache
 from qa.retrieval import Hit, Retriever
 
 NO_ANSWER = "The documents do not answer this question."
@@ -77,35 +76,6 @@ class AnswerConfig:
     max_embedded_sentences: int = 8
     # Abstain when the estimated probability that the evidence answers is below its threshold.
     abstention: AbstentionModel = field(default_factory=AbstentionModel)
-
-
-class SentenceEmbeddingCache:
-    """Sentence vectors by (content hash, start, end), least recently used dropped first.
-
-    Safe to share between threads; the model runs outside the lock.
-    """
-
-    def __init__(self, embedder: Embedder, capacity: int = 50_000) -> None:
-        self.embedder = embedder
-        self.capacity = capacity
-        self._vectors: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def embed(self, keys: list[tuple[str, int, int]], texts: list[str]) -> np.ndarray:
-        """Vectors for the sentences, embedding only those not seen before."""
-        with self._lock:
-            found = {key: self._vectors[key] for key in keys if key in self._vectors}
-        missing = [i for i, key in enumerate(keys) if key not in found]
-        if missing:
-            vectors = self.embedder.embed_batch([texts[i] for i in missing])
-            found.update((keys[i], vector) for i, vector in zip(missing, vectors, strict=True))
-        with self._lock:
-            for key in keys:
-                self._vectors[key] = found[key]
-                self._vectors.move_to_end(key)
-            while len(self._vectors) > self.capacity:
-                self._vectors.popitem(last=False)
-        return np.vstack([found[key] for key in keys])
 
 
 @dataclass(frozen=True)
