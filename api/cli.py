@@ -258,6 +258,7 @@ def eval_command(
 
     from qa.evaluation import evaluate, load_queries, markdown_table
     from qa.retrieval import RetrievalConfig
+    from qa.tables import markdown_table as table
 
     if fusion not in ("convex", "rrf", "dense", "keyword"):
         raise typer.BadParameter("fusion must be convex, rrf, dense or keyword")
@@ -277,15 +278,17 @@ def eval_command(
             report = evaluate(service, selected, dataset.name, progress=progress.update)
     typer.echo(markdown_table([report]))
     if report.abstention_curve:
-        typer.echo(
-            "\n| threshold | abstain precision | abstain recall | answerable top-1 and answered |"
-        )
-        typer.echo("|---|---|---|---|")
-        for row in report.abstention_curve:
-            typer.echo(
-                f"| {row['threshold']:.2f} | {row['abstain_precision']:.3f} | "
-                f"{row['abstain_recall']:.3f} | {row['answerable_top1_answered']:.3f} |"
-            )
+        headers = ["threshold", "abstain precision", "abstain recall"]
+        headers.append("answerable top-1 and answered")
+        rows = [
+            [f"{row['threshold']:.2f}"]
+            + [
+                f"{row[k]:.3f}"
+                for k in ("abstain_precision", "abstain_recall", "answerable_top1_answered")
+            ]
+            for row in report.abstention_curve
+        ]
+        typer.echo("\n" + table(headers, rows))
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
 

@@ -13,6 +13,12 @@ from typing import Any
 
 import numpy as np
 
+# The repository, for the service's own modules (the benchmarks run as scripts from bench/).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qa import tables
+from qa.tables import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 RESULTS = ROOT / "bench" / "results"
@@ -42,26 +48,23 @@ def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
     """p50, p95, p99 and mean of a list of milliseconds."""
     if not values_ms:
         return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "mean": float("nan")}
-    a = np.asarray(values_ms, dtype=np.float64)
     return {
-        "p50": float(np.percentile(a, 50)),
-        "p95": float(np.percentile(a, 95)),
-        "p99": float(np.percentile(a, 99)),
-        "mean": float(a.mean()),
+        "p50": percentile(values_ms, 50),
+        "p95": percentile(values_ms, 95),
+        "p99": percentile(values_ms, 99),
+        "mean": float(np.mean(values_ms)),
     }
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A GitHub Markdown table."""
+    """A GitHub Markdown table, floats to three significant-ish figures."""
 
     def cell(v: object) -> str:
         if isinstance(v, float):
             return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
         return str(v)
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return tables.markdown_table(headers, [[cell(v) for v in row] for row in rows])
 
 
 def peak_rss_mb() -> float:

@@ -12,11 +12,16 @@ from functools import lru_cache
 
 import Stemmer
 
-_TOKEN = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+|[^\W_]+(?:['’][^\W_]+)*",
-    re.UNICODE,
-)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+# The one definition of a word (letters and digits, with inner apostrophes: "don't", "China’s")
+# and of CJK script; every tokenizer of the service is built from these.
+_WORD_PATTERN = r"[^\W_]+(?:['’][^\W_]+)*"
+_CJK_PATTERN = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
+# Surface words, unstemmed (follow-up cues read them as written).
+WORD = re.compile(_WORD_PATTERN)
+# Surface words that keep inner hyphens too ("non-binding"), as the fact-check cues read them.
+HYPHENATED_WORD = re.compile(_WORD_PATTERN.replace("['’]", "[-'’]"))
+_TOKEN = re.compile(f"{_CJK_PATTERN}+|{_WORD_PATTERN}")
+_CJK = re.compile(_CJK_PATTERN)
 
 # Function words and question words: they say how a question is asked, not what about.
 STOPWORDS = frozenset(

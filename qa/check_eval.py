@@ -12,6 +12,7 @@ from typing import Any
 
 from index.snapshot import IndexSnapshot
 from qa.check import VERDICTS, CheckConfig, EvidenceSignals, FactChecker, Verdict, decide
+from qa.tables import markdown_table
 
 GOLD_VERDICTS: dict[str, Verdict] = {"SUPPORT": "supported", "CONTRADICT": "contradicted"}
 
@@ -176,22 +177,19 @@ def halves(golds: Sequence[GoldClaim]) -> tuple[list[int], list[int]]:
 
 def markdown(reports: dict[str, CheckReport]) -> str:
     """The reports as Markdown tables: figures per subset, then each confusion matrix."""
-    lines = [
-        "| claims | n | with evidence | evidence recall@3 | verdict accuracy | macro F1 |",
-        "|---|---|---|---|---|---|",
+    headers = ["claims", "n", "with evidence", "evidence recall@3", "verdict accuracy", "macro F1"]
+    figures = [
+        [name, r.claims, r.with_evidence]
+        + [f"{v:.3f}" for v in (r.evidence_recall_at_3, r.accuracy, r.macro_f1)]
+        for name, r in reports.items()
     ]
-    for name, r in reports.items():
-        lines.append(
-            f"| {name} | {r.claims} | {r.with_evidence} | {r.evidence_recall_at_3:.3f} "
-            f"| {r.accuracy:.3f} | {r.macro_f1:.3f} |"
-        )
+    lines = [markdown_table(headers, figures)]
     for name, r in reports.items():
         lines += ["", f"Confusion ({name}; rows gold, columns predicted):", ""]
-        lines.append("| gold \\ predicted | " + " | ".join(VERDICTS) + " |")
-        lines.append("|---" * (len(VERDICTS) + 1) + "|")
-        for gold in VERDICTS:
-            row = r.confusion.get(gold, {})
-            lines.append(f"| {gold} | " + " | ".join(str(row.get(p, 0)) for p in VERDICTS) + " |")
+        rows = [
+            [gold, *(r.confusion.get(gold, {}).get(p, 0) for p in VERDICTS)] for gold in VERDICTS
+        ]
+        lines.append(markdown_table(["gold \\ predicted", *VERDICTS], rows))
     return "\n".join(lines)
 
 

@@ -10,17 +10,15 @@ new question cannot borrow an answer from the conversation's topic.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from index.snapshot import IndexSnapshot
+from index.text import WORD as _WORD
 from index.text import tokenize
 from qa.answer import Answer
 from qa.conversation_store import ConversationStore, Turn, new_conversation_id
 from qa.service import QAService
-
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
 # Words that point back at something named in an earlier turn ("there" is left out: "is there"
 # asks whether something exists far more often than it points back at a place).

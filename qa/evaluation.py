@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa import tables
 from qa.service import QAService
+from qa.tables import percentile
 
 
 @dataclass(frozen=True)
@@ -122,16 +124,6 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
     return any(" ".join(a.lower().split()) in haystack for a in answers if a.strip())
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def document_ranking(service: QAService, query: str, depth: int = 100) -> list[str]:
     """Documents ranked by their best chunk, as /v1/search ranks chunks."""
     ranked: list[str] = []
@@ -234,15 +226,13 @@ def markdown_table(reports: list[EvalReport]) -> str:
     keys: list[str] = []
     for report in reports:
         keys.extend(k for k in report.metrics if k not in keys)
-    header = "| metric | " + " | ".join(r.dataset for r in reports) + " |"
-    lines = [header, "|---" * (len(reports) + 1) + "|"]
-    lines.append("| queries | " + " | ".join(str(r.queries) for r in reports) + " |")
+    rows: list[list[object]] = [["queries", *(r.queries for r in reports)]]
     for key in keys:
-        cells = []
+        cells: list[object] = [key]
         for report in reports:
             value = report.metrics.get(key)
             cells.append(
                 "" if value is None else (f"{value:.1f}" if key.endswith("_ms") else f"{value:.3f}")
             )
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return tables.markdown_table(["metric", *(r.dataset for r in reports)], rows)
