@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from api.schemas import MAX_QUESTION_CHARS, CitationOut
 
@@ -40,7 +40,7 @@ class ChatMessage(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class QAOptions(BaseModel):
@@ -48,7 +48,7 @@ class QAOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    footnotes: bool | None = Field(
+    footnotes: StrictBool | None = Field(
         None,
         description="Append the citations to the message content as numbered footnotes. "
         "Default: off when `qa` is sent, else the CHAT_FOOTNOTES setting (on).",
@@ -65,10 +65,18 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = Field(None, description="Any value; the service has one model.")
-    messages: list[ChatMessage] = Field(description="The conversation; the last is the question.")
-    stream: bool = Field(False, description="Send server-sent events in the chunk format.")
+    messages: list[ChatMessage] = Field(
+        description="The conversation; the last is the question.",
+        json_schema_extra={"minItems": 1, "maxItems": MAX_MESSAGES},
+    )
+    # Strict: "stream": "yes" or 1 is a 422, not a stream.
+    stream: StrictBool = Field(False, description="Send server-sent events in the chunk format.")
     stream_options: StreamOptions | None = None
-    n: int = Field(1, description="Choices to return; only 1 is supported.")
+    n: int = Field(
+        1,
+        description="Choices to return; only 1 is supported.",
+        json_schema_extra={"minimum": 1, "maximum": 1},
+    )
     qa: QAOptions | None = Field(None, description="This service's options (extension).")
 
     @field_validator("n")

@@ -8,10 +8,34 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from api.errors import ErrorDetail
+from index.documents import MAX_DOC_ID_CHARS
 from qa.check import split_claims
 from qa.ingest import ItemOutcome
 
 MAX_QUESTION_CHARS = 2000
+
+
+def text_schema(max_chars: int | None = None) -> dict[str, Any]:
+    """What the validators accept, for the OpenAPI schema (generated clients send only that).
+
+    Declared rather than enforced with Field(max_length=...), so that the validators' own
+    messages ("question must not be empty") stay the ones clients get.
+    """
+    schema: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
+    if max_chars is not None:
+        schema["maxLength"] = max_chars
+    return schema
+
+
+# What validate_doc_id accepts: no separators, control or format characters, '.' or '..'
+# (the format characters beyond the BMP are not listed: generated clients rarely send them).
+DOC_ID_SCHEMA: dict[str, Any] = {
+    "minLength": 1,
+    "maxLength": MAX_DOC_ID_CHARS,
+    "pattern": r"^(?!\s*$)(?!\.\.?$)[^/\\\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c"
+    r"\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    r"\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]+$",
+}
 
 
 def _require_text(value: str, name: str) -> str:
@@ -25,7 +49,10 @@ def _require_text(value: str, name: str) -> str:
 class AskRequest(BaseModel):
     """A question about the documents."""
 
-    question: str = Field(description="The question, 1 to 2,000 characters.")
+    question: str = Field(
+        description="The question, 1 to 2,000 characters.",
+        json_schema_extra=text_schema(MAX_QUESTION_CHARS),
+    )
     top_k: int | None = Field(
         None, ge=1, le=50, description="Passages retrieved to answer it (default QA_TOP_K)."
     )
@@ -33,6 +60,7 @@ class AskRequest(BaseModel):
         None,
         max_length=64,
         description="Ask as a follow-up in this conversation; a new one is started when omitted.",
+        json_schema_extra={"format": "uuid"},
     )
 
     @field_validator("question")
@@ -70,7 +98,10 @@ class AskResponse(BaseModel):
 class SearchRequest(BaseModel):
     """A retrieval query."""
 
-    query: str = Field(description="What to look for, 1 to 2,000 characters.")
+    query: str = Field(
+        description="What to look for, 1 to 2,000 characters.",
+        json_schema_extra=text_schema(MAX_QUESTION_CHARS),
+    )
     top_k: int = Field(10, ge=1, le=50, description="How many passages to return.")
 
     @field_validator("query")
@@ -150,9 +181,13 @@ class ConversationOut(BaseModel):
 class DocumentIn(BaseModel):
     """A document given as text; its doc_id defaults to a hash of its content."""
 
-    doc_id: str | None = Field(None, description="The id to store it under.")
+    doc_id: str | None = Field(
+        None, description="The id to store it under.", json_schema_extra=DOC_ID_SCHEMA
+    )
     title: str | None = Field(None, description="Its title; default: its first line.")
-    text: str = Field(description="The text, stored exactly as given.")
+    text: str = Field(
+        description="The text, stored exactly as given.", json_schema_extra=text_schema()
+    )
 
     @field_validator("text")
     @classmethod
@@ -185,7 +220,10 @@ MAX_DRAFT_CLAIMS = 200
 class CheckRequest(BaseModel):
     """A draft to fact-check: each of its sentences is a claim."""
 
-    text: str = Field(description="A sentence or a paragraph, 1 to 20,000 characters.")
+    text: str = Field(
+        description="A sentence or a paragraph, 1 to 20,000 characters.",
+        json_schema_extra=text_schema(MAX_DRAFT_CHARS),
+    )
 
     @field_validator("text")
     @classmethod

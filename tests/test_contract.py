@@ -1,0 +1,59 @@
+"""The HTTP contract's edges: field names in errors, 405s, strict types, a schema as tight as
+validation."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def test_a_search_query_error_names_the_query_field(seed_client: TestClient) -> None:
+    response = seed_client.post("/v1/search", json={"query": "  "})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "query"
+
+
+@pytest.mark.parametrize("stream", ["yes", 1, "true"])
+def test_stream_must_be_a_json_boolean(seed_client: TestClient, stream: object) -> None:
+    response = seed_client.post(
+        "/v1/chat/completions",
+        json={
+            "messages": [{"role": "user", "content": "What does China oppose?"}],
+            "stream": stream,
+        },
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "stream"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/v1/search", "POST"),
+        ("GET", "/v1/ask", "POST"),
+        ("DELETE", "/healthz", "GET"),
+        ("PATCH", "/v1/documents/x.txt", "DELETE, GET, PUT"),
+    ],
+)
+def test_405_says_which_methods_are_allowed(
+    seed_client: TestClient, method: str, path: str, allow: str
+) -> None:
+    response = seed_client.request(method, path)
+    assert response.status_code == 405
+    assert sorted(response.headers["allow"].split(", ")) == allow.split(", ")
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_schema_declares_the_limits_validation_enforces(seed_client: TestClient) -> None:
+    openapi = seed_client.get("/openapi.json").json()
+    schemas = openapi["components"]["schemas"]
+    question = schemas["AskRequest"]["properties"]["question"]
+    assert (question["minLength"], question["maxLength"], question["pattern"]) == (1, 2000, r"\S")
+    assert schemas["SearchRequest"]["properties"]["query"]["maxLength"] == 2000
+    assert schemas["CheckRequest"]["properties"]["text"]["maxLength"] == 20_000
+    assert schemas["AskRequest"]["properties"]["conversation_id"]["format"] == "uuid"
+    upload = openapi["paths"]["/v1/documents"]["post"]["requestBody"]["content"]
+    assert upload["application/json"]["schema"]["properties"]["doc_id"]["maxLength"] == 512
+    chat = schemas["ChatCompletionRequest"]["properties"]
+    assert (chat["messages"]["minItems"], chat["messages"]["maxItems"]) == (1, 200)
+    assert chat["stream"]["type"] == "boolean"
