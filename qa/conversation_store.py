@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Exists
 
 from index.errors import InvalidInput, QAError
 from qa.answer import Answer, Citation
@@ -147,7 +149,7 @@ class ConversationStore:
         conversation_id = _check_id(conversation_id)
         with self.engine.connect() as connection:
             row = connection.execute(
-                select(conversations.c.created_at).where(conversations.c.id == conversation_id)
+                select(conversations.c.created_at).where(_is_conversation(conversation_id))
             ).first()
             if row is None:
                 raise _not_found(conversation_id)
@@ -161,10 +163,7 @@ class ConversationStore:
         """The last `limit` questions asked, oldest first; ConversationNotFound if there is none."""
         conversation_id = _check_id(conversation_id)
         with self.engine.connect() as connection:
-            exists = connection.execute(
-                select(conversations.c.id).where(conversations.c.id == conversation_id)
-            ).first()
-            if exists is None:
+            if not connection.execute(_conversation_exists(conversation_id).select()).scalar():
                 raise _not_found(conversation_id)
             rows = connection.execute(
                 select(turns.c.question)
@@ -215,7 +214,7 @@ class ConversationStore:
             .where(turns.c.conversation_id == conversation_id)
             .scalar_subquery()
         )
-        exists = select(conversations.c.id).where(conversations.c.id == conversation_id).exists()
+        exists = _conversation_exists(conversation_id)
         columns = ["n", *values]
         row = select(next_n, *(literal(v, type_=turns.c[k].type) for k, v in values.items())).where(
             exists
@@ -241,10 +240,20 @@ class ConversationStore:
         with self.engine.begin() as connection:
             connection.execute(delete(turns).where(turns.c.conversation_id == conversation_id))
             removed = connection.execute(
-                delete(conversations).where(conversations.c.id == conversation_id)
+                delete(conversations).where(_is_conversation(conversation_id))
             ).rowcount
         if not removed:
             raise _not_found(conversation_id)
+
+
+def _is_conversation(conversation_id: str) -> ColumnElement[bool]:
+    """The condition that picks one conversation's row."""
+    return conversations.c.id == conversation_id
+
+
+def _conversation_exists(conversation_id: str) -> Exists:
+    """EXISTS (the conversation's row): the one "is it there" query, used alone or in a WHERE."""
+    return select(conversations.c.id).where(_is_conversation(conversation_id)).exists()
 
 
 def _not_found(conversation_id: str) -> ConversationNotFound:
