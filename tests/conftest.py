@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -23,6 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_DOC_ID = "zhang-jun-organized-crime-statement.txt"
 SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_qa_environment() -> Iterator[None]:
+    """A developer's QA_* variables (a model, an index folder, API keys) never reach a test.
+
+    Session-wide and autouse, so it runs before the session fixtures that build Settings.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("QA_")]:
+            patch.delenv(name)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from api.wiring import load_service
 from index.batching import BatchingEmbedder
+from qa.service import QAService
 from tests.conftest import SEED_DOC_ID, SEEDS
 
 SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
@@ -154,15 +158,24 @@ def test_unexpected_failure_is_500_without_internals(settings: Settings) -> None
     assert "secret" not in response.text
 
 
-def test_readyz_is_503_until_loaded(settings: Settings) -> None:
+def test_readyz_is_503_until_loaded(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loading waits for the test's signal, so the early requests surely come before it is done.
+    loaded = threading.Event()
+
+    def load_after_signal(*args: Any, **kwargs: Any) -> QAService:
+        assert loaded.wait(60)
+        return load_service(*args, **kwargs)
+
+    monkeypatch.setattr("api.app.load_service", load_after_signal)
     app = create_app(settings.model_copy(update={"background_load": True}))
     with TestClient(app) as client:
         early = client.get("/readyz")
-        if early.status_code == 503:
-            assert early.json()["status"] == "unavailable"
-            assert client.post("/v1/ask", json={"question": "hi?"}).json()["error"]["code"] == (
-                "not_ready"
-            )
+        assert early.status_code == 503
+        assert early.json()["status"] == "unavailable"
+        assert client.post("/v1/ask", json={"question": "hi?"}).json()["error"]["code"] == (
+            "not_ready"
+        )
+        loaded.set()
         deadline = time.monotonic() + 60
         while client.get("/readyz").status_code != 200:
             assert time.monotonic() < deadline

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index.build import ChunkingConfig, build_index
@@ -14,22 +12,9 @@ from index.embedding import Embedder
 from index.errors import IndexMismatch
 from index.snapshot import load_snapshot
 from index.store import IndexStore
+from tests.embedders import CountingEmbedder
 
 CHUNKING = ChunkingConfig(chunk_size=300, overlap=60)
-
-
-class CountingEmbedder(Embedder):
-    """The real model, counting the texts it embeds."""
-
-    def __init__(self, inner: Embedder, name: str | None = None) -> None:
-        self.inner = inner
-        self.name = name or inner.name
-        self.dimensions = inner.dimensions
-        self.embedded = 0
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        self.embedded += len(texts)
-        return self.inner.embed_batch(texts)
 
 
 @pytest.fixture

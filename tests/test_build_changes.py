@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,22 +14,15 @@ from index.embedding import Embedder
 from index.errors import DocumentNotFound, IndexBusy, IndexMismatch
 from index.snapshot import load_snapshot
 from index.store import IndexStore
+from tests.embedders import CountingEmbedder, WordHashEmbedder
 
 CHUNKING = ChunkingConfig(chunk_size=300, overlap=60)
 
 
-class CountingEmbedder(Embedder):
-    """The real model, counting the texts it embeds."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimensions = inner.dimensions
-        self.embedded = 0
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        self.embedded += len(texts)
-        return self.inner.embed_batch(texts)
+@pytest.fixture
+def embedder() -> Embedder:
+    """Changes to an index are about files and rows, not meaning: the fake model will do."""
+    return WordHashEmbedder()
 
 
 def doc(n: int, extra: str = "") -> Document:
