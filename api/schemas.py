@@ -13,6 +13,18 @@ from qa.check import split_claims
 from qa.ingest import ItemOutcome
 
 MAX_QUESTION_CHARS = 2000
+MAX_FILTER_DOCUMENTS = 1000
+DOC_IDS_DESCRIPTION = "Search only these documents (their doc_id); every document when omitted."
+
+
+def _doc_ids(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if not value:
+        raise ValueError("doc_ids must name at least one document (omit it to search all)")
+    if any(not d.strip() for d in value):
+        raise ValueError("doc_ids must not contain empty ids")
+    return list(dict.fromkeys(value))
 
 
 def text_schema(max_chars: int | None = None) -> dict[str, Any]:
@@ -62,11 +74,19 @@ class AskRequest(BaseModel):
         description="Ask as a follow-up in this conversation; a new one is started when omitted.",
         json_schema_extra={"format": "uuid"},
     )
+    doc_ids: list[str] | None = Field(
+        None, max_length=MAX_FILTER_DOCUMENTS, description=DOC_IDS_DESCRIPTION
+    )
 
     @field_validator("question")
     @classmethod
     def _question(cls, value: str) -> str:
         return _require_text(value, "question")
+
+    @field_validator("doc_ids")
+    @classmethod
+    def _doc_ids(cls, value: list[str] | None) -> list[str] | None:
+        return _doc_ids(value)
 
 
 class CitationOut(BaseModel):
@@ -103,11 +123,19 @@ class SearchRequest(BaseModel):
         json_schema_extra=text_schema(MAX_QUESTION_CHARS),
     )
     top_k: int = Field(10, ge=1, le=50, description="How many passages to return.")
+    doc_ids: list[str] | None = Field(
+        None, max_length=MAX_FILTER_DOCUMENTS, description=DOC_IDS_DESCRIPTION
+    )
 
     @field_validator("query")
     @classmethod
     def _query(cls, value: str) -> str:
         return _require_text(value, "query")
+
+    @field_validator("doc_ids")
+    @classmethod
+    def _doc_ids(cls, value: list[str] | None) -> list[str] | None:
+        return _doc_ids(value)
 
 
 class SearchResult(BaseModel):

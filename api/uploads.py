@@ -16,6 +16,8 @@ from index.errors import DocumentTooLarge, InvalidInput
 
 MAX_FILES_PER_REQUEST = 64
 FILE_FIELDS = frozenset({"files", "file"})
+TITLE_FIELD = "title"
+MAX_TITLE_CHARS = 500
 # Uploads up to this size stay in memory; larger ones are spooled to a temporary file.
 SPOOL_BYTES = 1 << 20
 
@@ -28,6 +30,8 @@ class UploadedFile:
     content: IO[bytes]
     size: int = 0
     too_large: bool = False
+    # The form's `title` field, when the request sent one file and named its title.
+    title: str | None = None
 
     def read(self) -> bytes:
         self.content.seek(0)
@@ -43,6 +47,8 @@ class _PartState:
     header_field: bytearray = field(default_factory=bytearray)
     header_value: bytearray = field(default_factory=bytearray)
     file: UploadedFile | None = None
+    # The value of the `title` form field, while it is being read.
+    title: bytearray | None = None
 
 
 class MultipartUploads:
@@ -53,6 +59,7 @@ class MultipartUploads:
         self.files: list[UploadedFile] = []
         # Set when the closing boundary is parsed: python-multipart's finalize() checks nothing.
         self.complete = False
+        self.title: str | None = None
         self._part = _PartState()
 
     def callbacks(self) -> dict[str, object]:
@@ -64,6 +71,7 @@ class MultipartUploads:
             "on_headers_finished": self._on_headers_finished,
             "on_part_data": self._on_part_data,
             "on_end": self._on_end,
+            "on_part_end": self._on_part_end,
         }
 
     def _on_end(self) -> None:
@@ -86,6 +94,9 @@ class MultipartUploads:
     def _on_headers_finished(self) -> None:
         _, options = parse_options_header(self._part.headers.get(b"content-disposition", b""))
         name = options.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" not in options and name == TITLE_FIELD:
+            self._part.title = bytearray()
+            return
         if b"filename" not in options or name not in FILE_FIELDS:
             return  # other form fields are ignored (and not kept)
         if len(self.files) >= MAX_FILES_PER_REQUEST:
@@ -97,6 +108,12 @@ class MultipartUploads:
         self.files.append(self._part.file)
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        title = self._part.title
+        if title is not None:
+            title += data[start:end]
+            if len(title) > 4 * MAX_TITLE_CHARS:
+                raise InvalidInput(f"title: at most {MAX_TITLE_CHARS} characters", field="title")
+            return
         upload = self._part.file
         if upload is None:
             return
@@ -110,6 +127,15 @@ class MultipartUploads:
             upload.content = io.BytesIO()
             return
         upload.content.write(data[start:end])
+
+    def _on_part_end(self) -> None:
+        title = self._part.title
+        if title is None:
+            return
+        text = bytes(title).decode("utf-8", "replace").strip()
+        if len(text) > MAX_TITLE_CHARS:
+            raise InvalidInput(f"title: at most {MAX_TITLE_CHARS} characters", field="title")
+        self.title = text or None
 
 
 async def read_uploads(request: Request, max_bytes: int) -> list[UploadedFile]:
@@ -142,6 +168,11 @@ async def read_uploads(request: Request, max_bytes: int) -> list[UploadedFile]:
         )
     if not uploads.files:
         raise InvalidInput("files: no file given in form field 'files'", field="files")
+    if uploads.title is not None:
+        if len(uploads.files) > 1:
+            close_all(uploads.files)
+            raise InvalidInput("title names one file: send one file with it", field="title")
+        uploads.files[0].title = uploads.title
     return uploads.files
 
 

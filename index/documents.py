@@ -6,6 +6,7 @@ import bisect
 import hashlib
 import json
 import os
+import re
 import tarfile
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -68,12 +69,47 @@ def validate_doc_id(doc_id: str, *, allow_subfolders: bool = False) -> str:
     return doc_id
 
 
+# Lines that address the audience rather than say what the text is ("Mr. President,").
+_SALUTATION = re.compile(
+    r"^[-*•\s]*(?:mr|mrs|ms|madam|madame|dear|sir|your|his|her|excellenc\w*|ladies|distinguished|"
+    r"honou?rable|esteemed|president|secretary|colleagues|friends|delegates|members|"
+    r"good (?:morning|afternoon|evening)|thank you|greetings|hello)\b",
+    re.IGNORECASE,
+)
+_LIST_MARKER = re.compile(r"^(?:[-*•]|\d{1,3}[.)])\s*")
+# A sentence ends at . ! or ? and a space, but not after a title such as "Mr.".
+_SENTENCE_END = re.compile(r"(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bMrs\.)(?<!\bSt\.)(?<=[.!?])\s+")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(\S.*?)\s*#*\s*$")
+MAX_TITLE_CHARS = 200
+TITLE_LINES_READ = 40
+
+
 def title_from_text(text: str, fallback: str) -> str:
-    """The first line when it reads as a heading, else the fallback."""
-    first_line = text.lstrip().split("\n", 1)[0].strip().lstrip("#").strip()
-    if first_line and len(first_line) <= 200:
-        return first_line
+    """The first heading, else the first line that reads as a sentence or a title.
+
+    Salutations ("Mr. President,", "Your Excellency ...") and lines ending in a comma are
+    skipped; a long first sentence is cut at a word, near MAX_TITLE_CHARS.
+    """
+    lines = [line.strip() for line in text.splitlines()[:TITLE_LINES_READ]]
+    for line in lines:
+        heading = _HEADING.match(line)
+        if heading:
+            return _shorten(heading.group(1))
+    for raw in lines:
+        line = _LIST_MARKER.sub("", raw)
+        words = re.findall(r"[^\W\d_]+", line)
+        if not words or line.endswith(",") or _SALUTATION.match(line):
+            continue
+        first_sentence = _SENTENCE_END.split(line, maxsplit=1)[0]
+        return _shorten(first_sentence)
     return fallback
+
+
+def _shorten(line: str) -> str:
+    if len(line) <= MAX_TITLE_CHARS:
+        return line
+    cut = line[:MAX_TITLE_CHARS].rsplit(" ", 1)[0]
+    return cut.rstrip(",;: ") + "…"
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -98,9 +134,14 @@ def check_supported(name: str) -> str:
 
 
 def documents_from_bytes(
-    name: str, data: bytes, doc_id: str | None = None, budget: Budget | None = None
+    name: str,
+    data: bytes,
+    doc_id: str | None = None,
+    budget: Budget | None = None,
+    title: str | None = None,
 ) -> list[Document]:
-    """Parse one file's bytes by its suffix into documents, within `budget` (default limits)."""
+    """Parse one file's bytes by its suffix into documents, within `budget` (default limits),
+    titled `title` when given."""
     suffix = check_supported(name)
     doc_id = doc_id if doc_id is not None else name
     if suffix in JSONL_SUFFIXES:
@@ -113,7 +154,7 @@ def documents_from_bytes(
         extracted = EXTRACTORS[suffix](data, name, budget)
     if not extracted.text.strip():
         raise UnreadableDocument(f"{name}: no extractable text", field="files")
-    title = extracted.title or title_from_text(extracted.text, Path(name).stem)
+    title = title or extracted.title or title_from_text(extracted.text, Path(name).stem)
     return [Document(doc_id=doc_id, text=extracted.text, title=title, metadata=extracted.metadata)]
 
 

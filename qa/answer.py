@@ -104,20 +104,33 @@ class Answerer:
         self.abstention = self.config.abstention
 
     def candidates(
-        self, snapshot: IndexSnapshot, question: str, top_k: int, embedded: int | None = None
+        self,
+        snapshot: IndexSnapshot,
+        question: str,
+        top_k: int,
+        embedded: int | None = None,
+        doc_ids: frozenset[str] | None = None,
     ) -> list[SentenceCandidate]:
         """Sentences of the top_k chunks, scored, best first.
 
         At most `embedded` (default: the config's max_embedded_sentences) are scored.
         """
-        return self.evidence(snapshot, question, top_k, embedded).candidates
+        return self.evidence(snapshot, question, top_k, embedded, doc_ids).candidates
 
     def evidence(
-        self, snapshot: IndexSnapshot, question: str, top_k: int, embedded: int | None = None
+        self,
+        snapshot: IndexSnapshot,
+        question: str,
+        top_k: int,
+        embedded: int | None = None,
+        doc_ids: frozenset[str] | None = None,
     ) -> Evidence:
-        """Retrieve, score the sentences, and estimate whether they answer the question."""
+        """Retrieve (from doc_ids only, when given), score the sentences, and estimate whether
+        they answer the question."""
         query_vector = self.retriever.embed_query(question)
-        hits = self.retriever.search(snapshot, question, top_k, query_vector=query_vector)
+        hits = self.retriever.search(
+            snapshot, question, top_k, query_vector=query_vector, doc_ids=doc_ids
+        )
         candidates = self.score_sentences(snapshot, question, query_vector, hits, embedded)
         if not candidates:
             return Evidence(hits, candidates, (), 0.0)
@@ -244,9 +257,16 @@ class Answerer:
             chosen.append(pick)
         return chosen
 
-    def answer(self, snapshot: IndexSnapshot, question: str, top_k: int = 8) -> Answer:
-        """Answer question from snapshot, or abstain when the evidence is weak."""
-        evidence = self.evidence(snapshot, question, top_k)
+    def answer(
+        self,
+        snapshot: IndexSnapshot,
+        question: str,
+        top_k: int = 8,
+        doc_ids: frozenset[str] | None = None,
+    ) -> Answer:
+        """Answer question from snapshot (from doc_ids only, when given), or abstain when the
+        evidence is weak."""
+        evidence = self.evidence(snapshot, question, top_k, doc_ids=doc_ids)
         confidence = round(evidence.probability, 4)
         chosen = [] if confidence < self.abstention.threshold else self.select(evidence.candidates)
         if not chosen:

@@ -10,8 +10,9 @@ new question cannot borrow an answer from the conversation's topic.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from index.snapshot import IndexSnapshot
 from index.text import WORD as _WORD
@@ -35,7 +36,12 @@ FILLER = frozenset(
 )
 
 
-AskFn = Callable[[str, int], Answer]
+class AskFn(Protocol):
+    """Answers a query: the service's extractive answer, or a generator's."""
+
+    def __call__(
+        self, question: str, top_k: int = 8, doc_ids: Collection[str] | None = None
+    ) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -152,19 +158,21 @@ def answer_in_context(
     top_k: int = 8,
     config: FollowUpConfig | None = None,
     ask: AskFn | None = None,
+    doc_ids: Collection[str] | None = None,
 ) -> TurnAnswer:
     """Answer question as a turn after the earlier questions in history (oldest first).
 
-    ask answers a query (default: the service's extractive answer; a generator's otherwise).
+    ask answers a query (default: the service's extractive answer; a generator's otherwise);
+    with doc_ids, from those documents only.
     """
     ask = ask or service.ask
     resolved = resolve(service.snapshot, question, history, config)
     if resolved.query != question:
-        answer = ask(resolved.query, top_k)
+        answer = ask(resolved.query, top_k, doc_ids)
         if addresses(answer, question):
             return TurnAnswer(answer, resolved)
     alone = ResolvedQuestion(question, question, follow_up=resolved.follow_up)
-    return TurnAnswer(ask(question, top_k), alone)
+    return TurnAnswer(ask(question, top_k, doc_ids), alone)
 
 
 class ConversationalQA:
@@ -185,7 +193,11 @@ class ConversationalQA:
         self.history_turns = history_turns
 
     def ask(
-        self, question: str, conversation_id: str | None = None, top_k: int = 8
+        self,
+        question: str,
+        conversation_id: str | None = None,
+        top_k: int = 8,
+        doc_ids: Collection[str] | None = None,
     ) -> tuple[str, Turn, TurnAnswer]:
         """Answer within the conversation (a new one when None) and record the turn.
 
@@ -193,7 +205,7 @@ class ConversationalQA:
         """
         new = conversation_id is None
         conversation_id, history = self.begin(conversation_id)
-        result = self.answer(question, history, top_k)
+        result = self.answer(question, history, top_k, doc_ids)
         return conversation_id, self.record(conversation_id, question, result, new=new), result
 
     def begin(self, conversation_id: str | None) -> tuple[str, list[str]]:
@@ -202,10 +214,16 @@ class ConversationalQA:
             return new_conversation_id(), []
         return conversation_id, self.store.recent_questions(conversation_id, self.history_turns)
 
-    def answer(self, question: str, history: list[str], top_k: int = 8) -> TurnAnswer:
+    def answer(
+        self,
+        question: str,
+        history: list[str],
+        top_k: int = 8,
+        doc_ids: Collection[str] | None = None,
+    ) -> TurnAnswer:
         """Answer in the context of the earlier questions; touches no storage."""
         return answer_in_context(
-            self.service, question, history, top_k, self.config, self.answer_fn
+            self.service, question, history, top_k, self.config, self.answer_fn, doc_ids
         )
 
     def record(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -122,11 +123,17 @@ class GroundedGenerator:
             threading.Lock() if one_at_a_time else nullcontext()
         )
 
-    def excerpts(self, question: str, extractive: Answer, top_k: int) -> list[Citation]:
+    def excerpts(
+        self,
+        question: str,
+        extractive: Answer,
+        top_k: int,
+        doc_ids: Collection[str] | None = None,
+    ) -> list[Citation]:
         """The extractive answer's citations, then the next best sentences, numbered from 1."""
         chosen = [(c.doc_id, c.start, c.end, c.text, c.score) for c in extractive.citations]
         seen = {(d, s, e) for d, s, e, _, _ in chosen}
-        for candidate in self.service.candidates(question, top_k):
+        for candidate in self.service.candidates(question, top_k, doc_ids):
             if len(chosen) >= self.config.max_excerpts:
                 break
             key = (candidate.doc_id, candidate.start, candidate.end)
@@ -178,12 +185,12 @@ class GroundedGenerator:
         removed = len(checks) - len(kept)
         return GeneratedAnswer(True, " ".join(kept), citations, removed=removed)
 
-    def ask(self, question: str, top_k: int = 8) -> Answer:
+    def ask(self, question: str, top_k: int = 8, doc_ids: Collection[str] | None = None) -> Answer:
         """A generated, checked answer; the extractive one when nothing generated survives."""
-        extractive = self.service.ask(question, top_k)
+        extractive = self.service.ask(question, top_k, doc_ids)
         if not extractive.answered:
             return extractive
-        excerpts = self.excerpts(question, extractive, top_k)
+        excerpts = self.excerpts(question, extractive, top_k, doc_ids)
         prompt = f"Excerpts:\n{format_excerpts(excerpts)}\n\nQuestion: {question}\nAnswer:"
         with self._model_lock:
             reply = self.chat_model.invoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(prompt)])

@@ -67,8 +67,10 @@ def file_item(
     read: Callable[[], bytes],
     doc_id: str | None = None,
     refused: QAError | None = None,
+    title: str | None = None,
 ) -> IngestItem:
-    """An uploaded file; doc_id (a PUT's) replaces its name; `refused`: found while receiving."""
+    """An uploaded file; doc_id (a PUT's) replaces its name; `refused`: found while receiving;
+    title, when given, replaces the one read from the file."""
 
     if refused is None:
         try:
@@ -85,7 +87,7 @@ def file_item(
                 "a .jsonl file holds many documents: POST it to /v1/documents", field="files"
             )
         name = validate_doc_id(doc_id or filename, allow_subfolders=doc_id is not None)
-        return documents_from_bytes(filename, read(), doc_id=name, budget=budget)
+        return documents_from_bytes(filename, read(), doc_id=name, budget=budget, title=title)
 
     return IngestItem(filename, doc_id or filename, load, refused)
 

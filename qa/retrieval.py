@@ -44,12 +44,40 @@ class RetrievalConfig:
     rrf_k: int = 60
 
 
+# A filter to at most this many chunks scores each of them; a larger one filters a deeper search.
+EXHAUSTIVE_ROWS = 20_000
+
+
+class DocumentRows:
+    """The rows of each document's chunks in one snapshot."""
+
+    def __init__(self, snapshot: IndexSnapshot) -> None:
+        self.snapshot = snapshot
+        rows: dict[str, list[int]] = {}
+        for row, chunk in enumerate(snapshot.chunks):
+            rows.setdefault(chunk.doc_id, []).append(row)
+        self.rows = {doc_id: np.array(r, np.int64) for doc_id, r in rows.items()}
+
+    def of(self, doc_ids: frozenset[str]) -> np.ndarray:
+        """The rows of the chunks of doc_ids, in index order."""
+        parts = [self.rows[d] for d in doc_ids if d in self.rows]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+
 class Retriever:
     """Hybrid retrieval: MiniLM cosine and BM25, fused into one ranking."""
 
     def __init__(self, embedder: Embedder, config: RetrievalConfig | None = None) -> None:
         self.embedder = embedder
         self.config = config or RetrievalConfig()
+        self._rows: DocumentRows | None = None
+
+    def document_rows(self, snapshot: IndexSnapshot) -> DocumentRows:
+        """Each document's rows in snapshot, computed once per version."""
+        rows = self._rows
+        if rows is None or rows.snapshot is not snapshot:
+            rows = self._rows = DocumentRows(snapshot)
+        return rows
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query as a (1, dimensions) unit vector."""
@@ -61,25 +89,45 @@ class Retriever:
         query: str,
         top_k: int,
         query_vector: np.ndarray | None = None,
+        doc_ids: frozenset[str] | None = None,
+        query_tokens: list[str] | None = None,
     ) -> list[Hit]:
-        """The top_k chunks for query, best first."""
+        """The top_k chunks for query, best first; only chunks of doc_ids when given.
+
+        query_tokens replace the query's own for keyword search (e.g. with aliases added).
+        """
         if not snapshot.chunks:
             return []
         config = self.config
         depth = max(config.depth, top_k)
+        allowed = None if doc_ids is None else self.document_rows(snapshot).of(doc_ids)
+        if allowed is not None and not len(allowed):
+            return []
         candidates: dict[int, None] = {}
         dense_rank: dict[int, int] = {}
         keyword_rank: dict[int, int] = {}
         if config.fusion != "keyword":
             vector = self.embed_query(query) if query_vector is None else query_vector
-            _, rows = snapshot.vectors.search(vector, depth)
+            if allowed is not None and len(allowed) <= EXHAUSTIVE_ROWS:
+                # Few chunks to choose from: score them all rather than search everything.
+                scores = snapshot.vectors.reconstruct(allowed) @ vector[0]
+                rows = allowed[np.argsort(-scores, kind="stable")[:depth]][None, :]
+            else:
+                _, rows = snapshot.vectors.search(vector, depth if allowed is None else depth * 8)
+                if allowed is not None:
+                    rows = rows[:, np.isin(rows[0], allowed)]
             for rank, row in enumerate(int(r) for r in rows[0] if r >= 0):
                 dense_rank[row] = rank
                 candidates[row] = None
         else:
             vector = None
-        query_tokens = tokenize(query)
+        if query_tokens is None:
+            query_tokens = tokenize(query)
         keyword_scores = snapshot.keywords.scores(query_tokens)
+        if allowed is not None:
+            mask = np.zeros(len(keyword_scores), bool)
+            mask[allowed] = True
+            keyword_scores = np.where(mask, keyword_scores, 0.0).astype(np.float32)
         if config.fusion != "dense":
             rows_k, _ = top_rows(keyword_scores, depth)
             for rank, row in enumerate(int(r) for r in rows_k):

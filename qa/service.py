@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from index.build import (
 )
 from index.documents import Document, page_at
 from index.embedding import Embedder
+from index.errors import DocumentNotFound
 from index.manifest import Manifest
 from index.snapshot import IndexSnapshot, load_snapshot, snapshot_of
 from index.store import IndexStore, StoredDocument
@@ -64,6 +65,20 @@ def with_pages(answer: Answer, snapshot: IndexSnapshot) -> Answer:
         for c in answer.citations
     ]
     return replace(answer, citations=citations)
+
+
+def known_documents(
+    snapshot: IndexSnapshot, doc_ids: Collection[str] | None
+) -> frozenset[str] | None:
+    """doc_ids as a set, or DocumentNotFound naming those the snapshot does not hold."""
+    if doc_ids is None:
+        return None
+    missing = sorted(set(doc_ids) - snapshot.documents.keys())
+    if missing:
+        shown = ", ".join(repr(d) for d in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise DocumentNotFound(f"no document with doc_id {shown}{more}", field="doc_ids")
+    return frozenset(doc_ids)
 
 
 class QAService:
@@ -160,30 +175,43 @@ class QAService:
             snapshot = self._snapshot = self._load()
         return snapshot
 
-    def ask(self, question: str, top_k: int = 8) -> Answer:
+    def ask(self, question: str, top_k: int = 8, doc_ids: Collection[str] | None = None) -> Answer:
         """An answer with verbatim citations (with their page, for PDFs), or an abstention.
 
+        With doc_ids, only those documents are searched (DocumentNotFound names any unknown).
         Repeated questions come from the cache, keyed by the published version's manifest name,
         which changes with any document change.
         """
         snapshot = self.snapshot
+        selected = known_documents(snapshot, doc_ids)
         return self.answers.get_or_compute(
             snapshot.manifest_name,
-            (question, top_k),
-            lambda: with_pages(self.answerer.answer(snapshot, question, top_k), snapshot),
+            (question, top_k, selected),
+            lambda: with_pages(
+                self.answerer.answer(snapshot, question, top_k, doc_ids=selected), snapshot
+            ),
         )
 
-    def search(self, query: str, top_k: int = 10) -> list[Hit]:
-        """The best chunks for query (retrieval only)."""
-        return self.retriever.search(self.snapshot, query, top_k)
+    def search(
+        self, query: str, top_k: int = 10, doc_ids: Collection[str] | None = None
+    ) -> list[Hit]:
+        """The best chunks for query (retrieval only), from doc_ids only when given."""
+        snapshot = self.snapshot
+        selected = known_documents(snapshot, doc_ids)
+        return self.retriever.search(snapshot, query, top_k, doc_ids=selected)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of text for the embedding model's tokenizer (what usage figures count)."""
         return self.embedder.count_tokens(text)
 
-    def candidates(self, question: str, top_k: int = 8) -> list[SentenceCandidate]:
+    def candidates(
+        self, question: str, top_k: int = 8, doc_ids: Collection[str] | None = None
+    ) -> list[SentenceCandidate]:
         """The sentences of the best top_k chunks, scored as answers to question, best first."""
-        return self.answerer.candidates(self.snapshot, question, top_k)
+        snapshot = self.snapshot
+        return self.answerer.candidates(
+            snapshot, question, top_k, doc_ids=known_documents(snapshot, doc_ids)
+        )
 
     def evidence(self, question: str, top_k: int = 8) -> Evidence:
         """What an answer to question is decided from: hits, scored sentences, P(answered)."""

@@ -50,3 +50,14 @@ def test_hybrid_finds_an_exact_part_number(embedder: Embedder, snapshot: IndexSn
 def test_an_empty_index_returns_nothing(embedder: Embedder, tmp_path: Path) -> None:
     empty = load_snapshot(IndexStore(tmp_path / "none"), embedder.dimensions)
     assert Retriever(embedder).search(empty, "anything", top_k=5) == []
+
+
+@pytest.mark.parametrize("fusion", ["convex", "dense", "keyword"])
+def test_a_document_filter_returns_only_those_documents(
+    embedder: Embedder, snapshot: IndexSnapshot, fusion: str
+) -> None:
+    retriever = Retriever(embedder, RetrievalConfig(fusion=fusion))  # type: ignore[arg-type]
+    only = frozenset({"cats.txt", "parts.txt"})
+    hits = retriever.search(snapshot, "What sleeps by the Black Sea?", 3, doc_ids=only)
+    assert hits and {h.doc_id for h in hits} <= only
+    assert retriever.search(snapshot, "the Danube", 3, doc_ids=frozenset({"none"})) == []

@@ -25,7 +25,11 @@ async def ask(
     """
     # One hop to a query thread: the model has its own thread, so storage there blocks no model.
     conversation_id, _, result = await runner.run(
-        chat.ask, body.question, body.conversation_id, body.top_k or settings.top_k
+        chat.ask,
+        body.question,
+        body.conversation_id,
+        body.top_k or settings.top_k,
+        body.doc_ids,
     )
     answer = result.answer
     return AskResponse(

@@ -38,7 +38,12 @@ _UPLOAD_BODY = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "title": {
+                            "type": "string",
+                            "description": "The title of the one file sent (default: its "
+                            "first heading or first sentence-like line).",
+                        },
                     },
                     "required": ["files"],
                 }
@@ -161,6 +166,7 @@ async def _read_items(
                 DocumentTooLarge(f"{u.filename}: {too_large_message(max_bytes)}", field="files")
                 if u.too_large
                 else None,
+                u.title,
             )
             for u in uploads
         ]

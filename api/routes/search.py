@@ -14,7 +14,7 @@ router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 @router.post("/search", response_model=SearchResponse)
 async def search(body: SearchRequest, service: ServiceDep, runner: RunnerDep) -> SearchResponse:
     """The passages that best match the query, best first."""
-    hits = await runner.run(service.search, body.query, body.top_k)
+    hits = await runner.run(service.search, body.query, body.top_k, body.doc_ids)
     return SearchResponse(
         results=[
             SearchResult(
