@@ -16,16 +16,19 @@ from collections.abc import Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
 
 from index.embedding import Embedder
 from index.text import tokenize
 from qa.answer import Answer, Citation
 from qa.service import QAService
+
+if TYPE_CHECKING:
+    # langchain's chat models are imported only when one is configured: the extractive service
+    # (and the routes that read removed_sentences) never load them.
+    from langchain_core.language_models import BaseChatModel
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered excerpts you are given. Write one to three "
@@ -192,6 +195,8 @@ class GroundedGenerator:
             return extractive
         excerpts = self.excerpts(question, extractive, top_k, doc_ids)
         prompt = f"Excerpts:\n{format_excerpts(excerpts)}\n\nQuestion: {question}\nAnswer:"
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         with self._model_lock:
             reply = self.chat_model.invoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(prompt)])
         text = reply.content if isinstance(reply.content, str) else str(reply.content)
