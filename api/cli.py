@@ -316,6 +316,10 @@ def eval_staff_command(
         Path | None,
         typer.Option("--json", help="Also write the rates and each question's outcome here."),
     ] = None,
+    show_failures: Annotated[
+        bool,
+        typer.Option("--failures", help="Also list the questions not answered right at top-1."),
+    ] = False,
 ) -> None:
     """Measure wrong refusals, top-1/top-3 citations and wrong answers on a staff question set.
 
@@ -330,6 +334,7 @@ def eval_staff_command(
         StaffSetError,
         check_expectations,
         corpus_records,
+        failures,
         load_collection,
         load_questions,
         markdown,
@@ -386,6 +391,8 @@ def eval_staff_command(
         service.close()
     report = summarise(results, split)
     typer.echo(markdown(report))
+    if show_failures:
+        typer.echo("\n" + failures(report.results))
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
 

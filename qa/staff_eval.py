@@ -192,6 +192,7 @@ class Result:
     id: str
     split: str
     kind: str
+    question: str
     outcome: Outcome
     answered: bool
     confidence: float
@@ -270,6 +271,7 @@ def run(
                 id=q.id,
                 split=q.split,
                 kind=q.kind,
+                question=q.question,
                 outcome=outcome(answer, q),
                 answered=answer.answered,
                 confidence=answer.confidence,
@@ -304,3 +306,18 @@ def markdown(report: StaffReport) -> str:
                 f"{r.unanswerable} | {_percent(r.wrong_answer)} |"
             )
     return "\n".join(lines).lstrip("\n")
+
+
+def failures(results: Iterable[Result]) -> str:
+    """A table of the questions not answered right at top-1: what was asked, what was cited."""
+    lines = [
+        "| id | split | kind | outcome | question | cited first |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if r.outcome in ("top1", "refused"):
+            continue
+        text = " ".join((r.top_text or "").split())[:120].replace("|", "/")
+        cited = f"{r.top_doc_id}: {text}" if r.top_doc_id else ""
+        lines.append(f"| {r.id} | {r.split} | {r.kind} | {r.outcome} | {r.question} | {cited} |")
+    return "\n".join(lines)

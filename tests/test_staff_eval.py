@@ -18,6 +18,7 @@ from qa.staff_eval import (
     StaffQuestion,
     StaffSetError,
     check_expectations,
+    failures,
     load_collection,
     load_questions,
     outcome,
@@ -140,6 +141,9 @@ def test_run_asks_follow_ups_after_their_turns_and_summarises_per_split_and_kind
     assert report.splits["report"].wrong_refusal == 1.0
     assert report.kinds["tune"]["follow_up"].top1 == 0.0
     assert set(report.kinds["report"]) == {"keyword", "unanswerable_on_topic"}
+    listed = failures(results).splitlines()
+    assert [line.split(" | ")[0] for line in listed[2:]] == ["| b", "| c", "| v"]
+    assert listed[4] == "| v | report | unanswerable_on_topic | wrong_answer | q v | d1: made up |"
     only_report = summarise(results, "report")
     assert list(only_report.splits) == ["report"]
     assert [r.id for r in only_report.results] == ["b", "v"]
@@ -219,6 +223,7 @@ def test_cli_runs_a_small_set_on_its_own_collection(
     out = tmp_path / "report.json"
     index_dir = tmp_path / "index"
     args = ["eval-staff", str(questions), "--corpus", str(corpus), "--index-dir", str(index_dir)]
+    args.append("--failures")
     result = CliRunner().invoke(app, [*args, "--collection", str(collection), "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "**tune** (2 questions)" in result.stdout
