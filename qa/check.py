@@ -14,6 +14,7 @@ from typing import Literal
 from index.chunking import split_sentences
 from index.snapshot import IndexSnapshot
 from index.text import tokenize
+from qa.abstention import idf_share
 from qa.answer import Answerer, Citation, SentenceCandidate
 from qa.cues import (
     alias_terms,
@@ -93,14 +94,6 @@ def split_claims(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in split_sentences(text) if tokenize(text[s:e])]
 
 
-def coverage(snapshot: IndexSnapshot, claim_terms: set[str], covered_terms: set[str]) -> float:
-    """The IDF-weighted share of the claim's terms among covered_terms."""
-    total = sum(snapshot.idf(t) for t in claim_terms)
-    if not total:
-        return 0.0
-    return sum(snapshot.idf(t) for t in claim_terms & covered_terms) / total
-
-
 def document_terms(snapshot: IndexSnapshot, claim: str, doc_id: str) -> set[str]:
     """The search terms of a document and its title, with the claim's aliases it spells out."""
     document = snapshot.documents[doc_id]
@@ -133,7 +126,7 @@ def signals(
     return EvidenceSignals(
         candidate=candidate,
         similarity=candidate.similarity,
-        coverage=coverage(snapshot, about, covered),
+        coverage=idf_share(snapshot, about, covered),
         missing_numbers=missing_numbers,
         missing_names=missing_names,
         negation_mismatch=(negation_count(claim) % 2) != (negation_count(text) % 2),
