@@ -389,7 +389,7 @@ def eval_staff_command(
         with _bar(total=len(selected), unit="question", desc="asking", mininterval=2) as bar:
             results = run(selected, ask_turn, bar.update)
         service.close()
-    report = summarise(results, split)
+    report = summarise(results, split, {Path(f).name for f in spec.seed_files})
     typer.echo(markdown(report))
     if show_failures:
         typer.echo("\n" + failures(report.results))

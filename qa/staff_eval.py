@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -193,6 +193,8 @@ class Result:
     split: str
     kind: str
     question: str
+    # The document the question is about (None: off topic).
+    doc_id: str | None
     outcome: Outcome
     answered: bool
     confidence: float
@@ -231,17 +233,28 @@ def rates(results: Sequence[Result]) -> Rates:
 
 @dataclass
 class StaffReport:
-    """Rates per split (and all), and per kind within each."""
+    """Rates per split (and all), and per kind and per part of the collection within each."""
 
     splits: dict[str, Rates] = field(default_factory=dict)
     kinds: dict[str, dict[str, Rates]] = field(default_factory=dict)
+    # "seed" (questions about the seed files), "corpus" (about the corpus records).
+    parts: dict[str, dict[str, Rates]] = field(default_factory=dict)
     results: list[Result] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def summarise(results: Sequence[Result], split: str = "all") -> StaffReport:
+def part_of(result: Result, seed_doc_ids: Container[str]) -> str | None:
+    """Whether a question is about a seed file, a corpus record, or nothing (off topic)."""
+    if result.doc_id is None:
+        return None
+    return "seed" if result.doc_id in seed_doc_ids else "corpus"
+
+
+def summarise(
+    results: Sequence[Result], split: str = "all", seed_doc_ids: Container[str] = ()
+) -> StaffReport:
     """The report over the chosen split ("tune", "report", or "all": each, and both together)."""
     names = [*SPLITS, "all"] if split == "all" else [split]
     report = StaffReport(results=[r for r in results if split == "all" or r.split == split])
@@ -252,6 +265,11 @@ def summarise(results: Sequence[Result], split: str = "all") -> StaffReport:
             kind: rates([r for r in group if r.kind == kind])
             for kind in KINDS
             if any(r.kind == kind for r in group)
+        }
+        report.parts[name] = {
+            part: rates([r for r in group if part_of(r, seed_doc_ids) == part])
+            for part in ("seed", "corpus")
+            if any(part_of(r, seed_doc_ids) == part for r in group)
         }
     return report
 
@@ -272,6 +290,7 @@ def run(
                 split=q.split,
                 kind=q.kind,
                 question=q.question,
+                doc_id=q.doc_id,
                 outcome=outcome(answer, q),
                 answered=answer.answered,
                 confidence=answer.confidence,
@@ -289,7 +308,7 @@ def _percent(value: float | None) -> str:
 
 
 def markdown(report: StaffReport) -> str:
-    """One table per split: a row for all its questions, then one per kind."""
+    """One table per split: a row for all its questions, one per kind, one per part."""
     lines = []
     for split, overall in report.splits.items():
         lines.append(f"\n**{split}** ({overall.questions} questions)\n")
@@ -298,7 +317,8 @@ def markdown(report: StaffReport) -> str:
             "| unanswerable | wrong answer |"
         )
         lines.append("|---|---|---|---|---|---|---|---|---|")
-        rows = [("all", overall), *report.kinds[split].items()]
+        parts = [(f"({part} documents)", r) for part, r in report.parts.get(split, {}).items()]
+        rows = [("all", overall), *report.kinds[split].items(), *parts]
         for kind, r in rows:
             lines.append(
                 f"| {kind} | {r.questions} | {r.answerable} | {_percent(r.wrong_refusal)} | "

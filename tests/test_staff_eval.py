@@ -104,7 +104,7 @@ def test_run_asks_follow_ups_after_their_turns_and_summarises_per_split_and_kind
         question("b", split="report", doc_id="d1", expect=["the phrase"]),
         question("c", kind="follow_up", turns=["first", "q c"], doc_id="d1", expect=["next"]),
         NOT_ASKED,
-        question("v", kind="unanswerable_on_topic", split="report", answerable=False),
+        question("v", kind="unanswerable_on_topic", split="report", answerable=False, doc_id="d1"),
     ]
     replies = {
         "q a": answer(("d1", "the phrase")),
@@ -141,6 +141,10 @@ def test_run_asks_follow_ups_after_their_turns_and_summarises_per_split_and_kind
     assert report.splits["report"].wrong_refusal == 1.0
     assert report.kinds["tune"]["follow_up"].top1 == 0.0
     assert set(report.kinds["report"]) == {"keyword", "unanswerable_on_topic"}
+    by_part = summarise(results, "all", {"d1"}).parts
+    assert set(by_part["all"]) == {"seed"}
+    assert by_part["all"]["seed"].questions == 4  # all but the off-topic one
+    assert summarise(results, "all", {"d9"}).parts["all"]["corpus"].answerable == 3
     listed = failures(results).splitlines()
     assert [line.split(" | ")[0] for line in listed[2:]] == ["| b", "| c", "| v"]
     assert listed[4] == "| v | report | unanswerable_on_topic | wrong_answer | q v | d1: made up |"
@@ -227,6 +231,7 @@ def test_cli_runs_a_small_set_on_its_own_collection(
     result = CliRunner().invoke(app, [*args, "--collection", str(collection), "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "**tune** (2 questions)" in result.stdout
+    assert "| (seed documents) | 1 | 1 |" in result.stdout
     body = json.loads(out.read_text())
     assert set(body["splits"]) == {"tune", "report", "all"}
     assert body["splits"]["all"]["answerable"] == 2
