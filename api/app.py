@@ -17,13 +17,15 @@ from api.auth import ApiKeyMiddleware, ApiKeys, require_api_key
 from api.body_guard import JsonBodyGuard
 from api.deps import Runner
 from api.errors import install_error_handlers
+from api.observability import Metrics, MetricsMiddleware, RequestIdMiddleware
+from api.rate_limit import RateLimitMiddleware, parse_limits
 from api.routes import api_router, health
 from api.settings import Settings
 from api.timing import ServerTimingMiddleware
 from api.wiring import load_generator, load_service
 from index.errors import QAError
 from qa.conversation_store import ConversationStore
-from qa.service import QAService
+from qa.service import IndexStatus, QAService
 
 logger = logging.getLogger("api")
 
@@ -42,7 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         def load() -> None:
             try:
-                service = load_service(settings, micro_batches=True)
+                service = load_service(
+                    settings, micro_batches=True, on_batch=metrics.batch_sizes.observe
+                )
                 app.state.generator = load_generator(settings, service)
                 app.state.service = service
             except QAError as exc:
@@ -78,12 +82,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.generator = None
     app.state.load_error = None
     app.state.started = int(time.time())
+    metrics = app.state.metrics = Metrics()
+
+    def index_status() -> tuple[IndexStatus, int] | None:
+        service: QAService | None = app.state.service
+        return None if service is None else (service.status(), service.reloads)
+
+    metrics.watch_service(index_status)
     install_error_handlers(app)
     # Added first, so it runs inside auth: a body is read only for a client with a key.
     app.add_middleware(JsonBodyGuard, limit=settings.json_body_limit)
     if settings.api_keys:
         # Added before CORS, so CORS wraps it: preflights and 401s get CORS headers.
         app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
+    if settings.rate_limit:
+        # Inside CORS, so a 429 carries CORS headers; outside auth, so key guessing counts too.
+        app.add_middleware(RateLimitMiddleware, limits=parse_limits(settings.rate_limit))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -91,6 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outside everything that can answer an error, so every error body carries the id.
+    app.add_middleware(RequestIdMiddleware)
     # Added last, so it is outermost and times the other middleware too.
     app.add_middleware(ServerTimingMiddleware)
     app.include_router(health.router)

@@ -522,9 +522,14 @@ def serve_command(
     import uvicorn
 
     from api.app import create_app
+    from api.observability import RequestIdFilter
 
     settings = _settings()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s [%(request_id)s]: %(message)s"
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

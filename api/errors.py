@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.observability import current_request_id
 from index.errors import (
     DocumentNotFound,
     DocumentTooLarge,
@@ -69,10 +70,18 @@ class ErrorDetail(BaseModel):
     field: str | None = None
 
 
+class ResponseError(ErrorDetail):
+    """What went wrong with this request, and the id to quote when reporting it."""
+
+    request_id: str | None = Field(
+        None, description="The response's X-Request-ID, also in the log's lines about it."
+    )
+
+
 class ErrorBody(BaseModel):
     """The body of every error response."""
 
-    error: ErrorDetail
+    error: ResponseError
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -81,6 +90,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
         400: "Malformed body: not JSON, or a multipart body cut short",
         404: "Not found",
         422: "Invalid request: the message names the field",
+        429: "Over the rate limit (QA_RATE_LIMIT): Retry-After says when to retry",
         500: "Unexpected failure (no internals are shown)",
         503: "The index or model is not loaded yet",
     }.items()
@@ -95,10 +105,15 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A JSONResponse with the error body."""
-    body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
-    return JSONResponse(
-        body.model_dump(), status_code=status, headers=dict(headers) if headers else None
+    detail = ResponseError(
+        code=code, message=message, field=field, request_id=current_request_id.get()
     )
+    body = ErrorBody(error=detail)
+    all_headers = dict(headers or {})
+    if detail.request_id is not None:
+        # Also set here for the 500 handler, which answers outside the request id middleware.
+        all_headers["X-Request-ID"] = detail.request_id
+    return JSONResponse(body.model_dump(), status_code=status, headers=all_headers or None)
 
 
 def status_of(error: QAError) -> int:

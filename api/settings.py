@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         [], description="When set, every /v1/ route needs `Authorization: Bearer <one of these>`."
     )
+    rate_limit: str | None = Field(
+        None,
+        description="Requests each API key (or client address, without keys) may make to /v1/, "
+        'e.g. "60/minute" or "10/second;500/hour"; over it, 429. Unset: no limit.',
+    )
     conversations_url: str | None = Field(
         None, description="SQLAlchemy URL of the conversation store; default SQLite in DATA_DIR."
     )
@@ -118,6 +123,20 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(
         256, ge=16, le=4096, description="Most tokens a written answer has."
     )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _readable_rate_limit(cls, value: str | None) -> str | None:
+        if value:
+            from limits import parse_many
+
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a rate limit such as 60/minute or 10/second;500/hour"
+                ) from None
+        return value or None
 
     @field_validator("seed_paths", "cors_origins", "api_keys", mode="before")
     @classmethod

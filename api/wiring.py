@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,7 @@ def load_service(
     retrieval_config: RetrievalConfig | None = None,
     load_index: bool = True,
     index_seeds: bool = True,
+    on_batch: Callable[[int], object] | None = None,
 ) -> QAService:
     """The service over the configured model and index.
 
@@ -73,7 +75,7 @@ def load_service(
     if micro_batches:
         # Loaded on the model thread itself: torch is then only ever used from that thread.
         embedder = BatchingEmbedder(
-            lambda: load_embedder(settings, serving=True), settings.micro_batch
+            lambda: load_embedder(settings, serving=True), settings.micro_batch, on_batch=on_batch
         )
     else:
         embedder = load_embedder(settings)

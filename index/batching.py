@@ -30,7 +30,11 @@ class BatchingEmbedder(Embedder):
     """
 
     def __init__(
-        self, inner: Embedder | Callable[[], Embedder], max_batch: int = 32, name: str = "model"
+        self,
+        inner: Embedder | Callable[[], Embedder],
+        max_batch: int = 32,
+        name: str = "model",
+        on_batch: Callable[[int], object] | None = None,
     ) -> None:
         """Wrap an embedder, or build one on the model thread from a factory (better for torch).
 
@@ -40,6 +44,7 @@ class BatchingEmbedder(Embedder):
         """
         self.max_batch = max(1, max_batch)
         self.batches = 0  # model calls made, for tests and benchmarks
+        self.on_batch = on_batch  # told the number of texts of each model call (metrics)
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._closed = False
         loaded: Future[Embedder] = Future()
@@ -116,6 +121,8 @@ class BatchingEmbedder(Embedder):
                 request.result.set_exception(exc)
             raise
         self.batches += 1
+        if self.on_batch is not None:
+            self.on_batch(len(texts))
         start = 0
         for request in batch:
             end = start + len(request.texts)

@@ -105,6 +105,7 @@ class QAService:
         self.retriever = Retriever(embedder, retrieval_config)
         self.answerer = Answerer(embedder, self.retriever, answer_config)
         self.answers: VersionedLRU[Answer] = VersionedLRU(answer_cache_size)
+        self.reloads = 0  # newer versions loaded since start
         self._reload_lock = threading.Lock()
         # The last version a write of this service validated, loaded, before publishing it.
         self._prepared: IndexSnapshot | None = None
@@ -172,6 +173,8 @@ class QAService:
     def _reload_if_stale(self) -> IndexSnapshot:
         snapshot = self._snapshot
         if snapshot is None or self.store.current_name() != snapshot.manifest_name:
+            if snapshot is not None:
+                self.reloads += 1
             snapshot = self._snapshot = self._load()
         return snapshot
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -112,3 +113,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     )
     with serve(settings) as url:
         yield LiveServer(url, LIVE_API_KEY)
+
+
+def error_body(response: Any) -> dict[str, Any]:
+    """An error response's body without its request id, once that is checked to be the header's."""
+    body: dict[str, Any] = response.json()
+    assert body["error"].pop("request_id") == response.headers["x-request-id"]
+    return body

@@ -15,7 +15,7 @@ from api.settings import Settings
 from api.wiring import load_service
 from index.batching import BatchingEmbedder
 from qa.service import QAService
-from tests.conftest import SEED_DOC_ID, SEEDS
+from tests.conftest import SEED_DOC_ID, SEEDS, error_body
 
 SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
 
@@ -117,7 +117,7 @@ def test_malformed_json_is_400(seed_client: TestClient) -> None:
         "/v1/ask", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json() == {
+    assert error_body(response) == {
         "error": {
             "code": "invalid_json",
             "message": "the request body is not valid JSON",
@@ -129,7 +129,7 @@ def test_malformed_json_is_400(seed_client: TestClient) -> None:
 def test_unknown_document_is_404(seed_client: TestClient) -> None:
     response = seed_client.get("/v1/documents/nope.txt")
     assert response.status_code == 404
-    assert response.json() == {
+    assert error_body(response) == {
         "error": {
             "code": "document_not_found",
             "message": "no document with doc_id 'nope.txt'",
@@ -148,7 +148,7 @@ def test_unexpected_failure_is_500_without_internals(settings: Settings) -> None
         app.state.service.ask = explode
         response = client.post("/v1/ask", json={"question": "What agencies does China support?"})
     assert response.status_code == 500
-    assert response.json() == {
+    assert error_body(response) == {
         "error": {
             "code": "internal_error",
             "message": "the service failed to handle this request",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.schemas import MAX_DRAFT_CHARS, MAX_DRAFT_CLAIMS
-from tests.conftest import SEED_DOC_ID, SEEDS
+from tests.conftest import SEED_DOC_ID, SEEDS, error_body
 
 SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
 
@@ -41,7 +41,7 @@ def test_check_marks_each_sentence_with_verbatim_evidence(seed_client: TestClien
 def test_check_rejects_an_empty_text_naming_the_field(seed_client: TestClient) -> None:
     response = seed_client.post("/v1/check", json={"text": "   "})
     assert response.status_code == 422
-    assert response.json() == {
+    assert error_body(response) == {
         "error": {
             "code": "invalid_request",
             "message": "text: text must not be empty",

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth import bearer_token
 from api.settings import Settings
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, error_body
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_missing_or_wrong_key_is_401(
     response = keyed.request(method, path, headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
-    assert response.json() == {
+    assert error_body(response) == {
         "error": {"code": "unauthorized", "message": message, "field": "authorization"}
     }
 

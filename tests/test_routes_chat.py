@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.routes.chat import pieces
 from api.settings import Settings
-from tests.conftest import SEED_DOC_ID, SEEDS
+from tests.conftest import SEED_DOC_ID, SEEDS, error_body
 
 SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
 HISTORY = [
@@ -160,7 +160,7 @@ def test_several_choices_are_refused(seed_client: TestClient) -> None:
         json={"messages": [{"role": "user", "content": "What does China oppose?"}], "n": 2},
     )
     assert response.status_code == 422
-    assert response.json()["error"] == {
+    assert error_body(response)["error"] == {
         "code": "invalid_request",
         "message": "n: only n=1 is supported: answers quote the documents, so every choice "
         "would be the same",
@@ -204,7 +204,7 @@ def test_invalid_messages_are_422_naming_the_field(
 ) -> None:
     response = seed_client.post("/v1/chat/completions", json={"messages": messages})
     assert response.status_code == 422
-    assert response.json() == {
+    assert error_body(response) == {
         "error": {"code": "invalid_request", "message": f"messages: {message}", "field": "messages"}
     }
 
@@ -218,7 +218,7 @@ def test_model_by_id(seed_client: TestClient) -> None:
     )
     missing = seed_client.get("/v1/models/gpt-4")
     assert missing.status_code == 404
-    assert missing.json()["error"] == {
+    assert error_body(missing)["error"] == {
         "code": "not_found",
         "message": "no model 'gpt-4'; this service offers 'qa-extractive'",
         "field": None,

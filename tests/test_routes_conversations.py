@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.conftest import SEED_DOC_ID, SEEDS
+from tests.conftest import SEED_DOC_ID, SEEDS, error_body
 
 SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
 FIRST = "What agencies does China support?"
@@ -50,7 +50,7 @@ def test_delete_then_get_is_404(seed_client: TestClient) -> None:
     assert (deleted.status_code, deleted.content) == (204, b"")
     missing = seed_client.get(f"/v1/conversations/{conversation_id}")
     assert missing.status_code == 404
-    assert missing.json() == {
+    assert error_body(missing) == {
         "error": {
             "code": "conversation_not_found",
             "message": f"no conversation with id '{conversation_id}'",
@@ -69,7 +69,7 @@ def test_asking_in_an_unknown_or_malformed_conversation(seed_client: TestClient)
     assert unknown.json()["error"]["code"] == "conversation_not_found"
     malformed = seed_client.post("/v1/ask", json={"question": FIRST, "conversation_id": "x"})
     assert malformed.status_code == 422
-    assert malformed.json()["error"] == {
+    assert error_body(malformed)["error"] == {
         "code": "invalid_request",
         "message": "conversation_id must be an id returned by the service",
         "field": "conversation_id",
