@@ -34,6 +34,15 @@ class RemoteService:
     def ask(self, question: str, top_k: int) -> dict[str, Any]:
         return self._call("POST", "/v1/ask", {"question": question, "top_k": top_k})
 
+    def search(
+        self, query: str, top_k: int, doc_ids: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"query": query, "top_k": top_k}
+        if doc_ids is not None:
+            body["doc_ids"] = doc_ids
+        results: list[dict[str, Any]] = self._call("POST", "/v1/search", body)["results"]
+        return results
+
     def check(self, text: str) -> dict[str, Any]:
         return self._call("POST", "/v1/check", {"text": text})
 

@@ -146,6 +146,7 @@ class SearchResult(BaseModel):
     start: int
     end: int
     score: float
+    page: int | None = Field(None, description="The page the passage starts on (PDFs).")
 
 
 class SearchResponse(BaseModel):

@@ -203,6 +203,11 @@ class QAService:
         selected = known_documents(snapshot, doc_ids)
         return self.retriever.search(snapshot, query, top_k, doc_ids=selected)
 
+    def page_of(self, hit: Hit) -> int | None:
+        """The page a retrieved chunk starts on, for documents that record pages (PDFs)."""
+        document = self.snapshot.documents.get(hit.doc_id)
+        return page_at(document.metadata, hit.chunk.start) if document is not None else None
+
     def count_tokens(self, text: str) -> int:
         """Tokens of text for the embedding model's tokenizer (what usage figures count)."""
         return self.embedder.count_tokens(text)

@@ -23,6 +23,7 @@ async def search(body: SearchRequest, service: ServiceDep, runner: RunnerDep) ->
                 start=h.chunk.start,
                 end=h.chunk.end,
                 score=round(h.score, 4),
+                page=service.page_of(h),
             )
             for h in hits
         ]
