@@ -253,9 +253,12 @@ def part_of(result: Result, seed_doc_ids: Container[str]) -> str | None:
 
 
 def summarise(
-    results: Sequence[Result], split: str = "all", seed_doc_ids: Container[str] = ()
+    results: Sequence[Result], split: str = "all", seed_doc_ids: Container[str] | None = None
 ) -> StaffReport:
-    """The report over the chosen split ("tune", "report", or "all": each, and both together)."""
+    """The report over the chosen split ("tune", "report", or "all": each, and both together).
+
+    With seed_doc_ids, also per part: questions about the seed files, and about the corpus.
+    """
     names = [*SPLITS, "all"] if split == "all" else [split]
     report = StaffReport(results=[r for r in results if split == "all" or r.split == split])
     for name in names:
@@ -266,11 +269,13 @@ def summarise(
             for kind in KINDS
             if any(r.kind == kind for r in group)
         }
-        report.parts[name] = {
-            part: rates([r for r in group if part_of(r, seed_doc_ids) == part])
-            for part in ("seed", "corpus")
-            if any(part_of(r, seed_doc_ids) == part for r in group)
-        }
+        if seed_doc_ids is not None:
+            parts = [part_of(r, seed_doc_ids) for r in group]
+            report.parts[name] = {
+                part: rates([r for r, p in zip(group, parts, strict=True) if p == part])
+                for part in ("seed", "corpus")
+                if part in parts
+            }
     return report
 
 

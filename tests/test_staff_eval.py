@@ -141,10 +141,11 @@ def test_run_asks_follow_ups_after_their_turns_and_summarises_per_split_and_kind
     assert report.splits["report"].wrong_refusal == 1.0
     assert report.kinds["tune"]["follow_up"].top1 == 0.0
     assert set(report.kinds["report"]) == {"keyword", "unanswerable_on_topic"}
+    assert report.parts == {}
     by_part = summarise(results, "all", {"d1"}).parts
     assert set(by_part["all"]) == {"seed"}
     assert by_part["all"]["seed"].questions == 4  # all but the off-topic one
-    assert summarise(results, "all", {"d9"}).parts["all"]["corpus"].answerable == 3
+    assert summarise(results, "all", set()).parts["all"]["corpus"].answerable == 3
     listed = failures(results).splitlines()
     assert [line.split(" | ")[0] for line in listed[2:]] == ["| b", "| c", "| v"]
     assert listed[4] == "| v | report | unanswerable_on_topic | wrong_answer | q v | d1: made up |"
