@@ -91,3 +91,32 @@ def test_cors_preflight_and_401_carry_cors_headers(keyed: TestClient) -> None:
     refused = keyed.get("/v1/models", headers={"Origin": origin})
     assert refused.status_code == 401
     assert refused.headers["access-control-allow-origin"] == origin
+
+
+def test_openapi_declares_the_bearer_scheme_only_when_keys_are_set(keyed: TestClient) -> None:
+    spec = keyed.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"] == {
+        "api_key": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "One of the keys in QA_API_KEYS.",
+        }
+    }
+    assert spec["paths"]["/v1/ask"]["post"]["security"] == [{"api_key": []}]
+    assert "security" not in spec["paths"]["/healthz"]["get"]
+    open_spec = create_app(Settings(api_keys=[], background_load=True)).openapi()
+    assert "securitySchemes" not in open_spec.get("components", {})
+    assert "security" not in open_spec["paths"]["/v1/ask"]["post"]
+
+
+def test_a_route_outside_the_middleware_still_needs_the_key() -> None:
+    app = create_app(Settings(api_keys=["alpha"], background_load=True))
+    # The security dependency alone (as if the middleware were not installed) gives the same 401.
+    app.user_middleware = [m for m in app.user_middleware if m.cls.__name__ != "ApiKeyMiddleware"]
+    with TestClient(app) as client:
+        response = client.get("/v1/models")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert error_body(response) == {
+        "error": {"code": "unauthorized", "message": REQUIRED, "field": "authorization"}
+    }
