@@ -220,9 +220,15 @@ class ConversationStore:
             exists
         )
         statement = insert(turns).from_select(columns, row).returning(turns.c.n)
+        # PostgreSQL reads max(n) from a snapshot, so 16 concurrent follow-ups outran the
+        # retries; locking the conversation's row first numbers them one at a time (and waits
+        # for a delete in progress). SQLite has no row locks: SQLAlchemy leaves FOR UPDATE out.
+        lock = select(conversations.c.id).where(_is_conversation(conversation_id)).with_for_update()
         for attempt in range(TURN_ATTEMPTS):
             try:
                 with self.engine.begin() as connection:
+                    if connection.execute(lock).first() is None:
+                        raise _not_found(conversation_id)
                     n = connection.execute(statement).scalar()
             except IntegrityError:
                 # A concurrent turn took the number, or the conversation was deleted meanwhile.

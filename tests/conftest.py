@@ -120,3 +120,41 @@ def error_body(response: Any) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert body["error"].pop("request_id") == response.headers["x-request-id"]
     return body
+
+
+# What .ci/run creates on Debian's PostgreSQL server; QA_TEST_POSTGRES_URL names another.
+LOCAL_POSTGRES_URL = "postgresql+psycopg://qa:qa@127.0.0.1:5432/qa_test"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A schema of its own on a PostgreSQL server, dropped afterwards.
+
+    QA_TEST_POSTGRES_URL (set by .ci/run) must work; without it, the local default is tried and
+    the PostgreSQL tests skip when no server answers there.
+    """
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    required = os.environ.get("QA_TEST_POSTGRES_URL")
+    base = required or LOCAL_POSTGRES_URL
+    engine = create_engine(base, connect_args={"connect_timeout": 3})
+    schema = f"qa_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except (OperationalError, ImportError) as exc:
+        engine.dispose()
+        if required:
+            pytest.fail(f"QA_TEST_POSTGRES_URL is set but unusable: {exc}")
+        pytest.skip(f"no PostgreSQL server at {base} (set QA_TEST_POSTGRES_URL)")
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()

@@ -1,7 +1,8 @@
-"""The SQL conversation store on SQLite files."""
+"""The SQL conversation store, on SQLite files and on a PostgreSQL server (tests/conftest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,9 +20,20 @@ from qa.conversation_store import (
 CITATION = Citation(1, "doc.txt", "Some text.", 10, 20, 0.9)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh SQLite file, or this session's schema on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "nested" / "conversations.db")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> ConversationStore:
-    return ConversationStore(sqlite_url(tmp_path / "nested" / "conversations.db"))
+def store(store_url: str) -> Iterator[ConversationStore]:
+    opened = ConversationStore(store_url)
+    yield opened
+    opened.close()
 
 
 def test_turns_are_numbered_and_read_back_in_order(store: ConversationStore) -> None:
@@ -60,14 +72,15 @@ def test_recent_questions_are_the_last_ones_oldest_first(store: ConversationStor
     assert store.recent_questions(store.create(), 3) == []
 
 
-def test_a_reopened_store_keeps_conversations(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "conversations.db")
+def test_a_reopened_store_keeps_conversations(store_url: str) -> None:
+    url = store_url
     first = ConversationStore(url)
     conversation_id = first.create()
     first.add_turn(conversation_id, "q?", "q?", Answer(True, "“Some text.” [1]", [CITATION]))
     first.close()
     reopened = ConversationStore(url)
     assert reopened.get(conversation_id).turns[0].citations == [CITATION]
+    reopened.close()
 
 
 def test_delete_removes_the_conversation_and_its_turns(store: ConversationStore) -> None:
