@@ -96,12 +96,7 @@ async def add_documents(
     One result per document; a bad file is reported in its result and does not stop the
     others. When nothing could be indexed, the first error is the response.
     """
-    items, uploads = await _read_items(request, _max_bytes(settings), doc_id=None)
-    try:
-        _refuse_early(items)
-        results = await writer.run(ingest, service, items, WRITE_LOCK_TIMEOUT_S, writer.stopping)
-    finally:
-        close_all(uploads)
+    results = await _ingest_request(request, service, writer, settings, doc_id=None)
     return DocumentResults(results=[_result(r) for r in results])
 
 
@@ -120,14 +115,7 @@ async def replace_document(
 ) -> DocumentResult:
     """Add or replace the document `doc_id` with one file or a JSON text."""
     validate_doc_id(doc_id, allow_subfolders=True)
-    items, uploads = await _read_items(request, _max_bytes(settings), doc_id=doc_id)
-    try:
-        if len(items) != 1:
-            raise InvalidInput("PUT takes exactly one file", field="files")
-        _refuse_early(items)
-        results = await writer.run(ingest, service, items, WRITE_LOCK_TIMEOUT_S, writer.stopping)
-    finally:
-        close_all(uploads)
+    results = await _ingest_request(request, service, writer, settings, doc_id=doc_id)
     return _result(results[0])
 
 
@@ -138,6 +126,24 @@ async def delete_document(doc_id: str, service: ServiceDep, writer: WriterDep) -
     changes = await writer.run(service.apply, removals=[doc_id], lock_timeout=WRITE_LOCK_TIMEOUT_S)
     change = changes[0]
     return DocumentResult(doc_id=change.doc_id, outcome="deleted", chunks=change.chunks)
+
+
+async def _ingest_request(
+    request: Request,
+    service: ServiceDep,
+    writer: WriterDep,
+    settings: SettingsDep,
+    doc_id: str | None,
+) -> list[ItemResult]:
+    """Index what the request carries on the writer thread; doc_id: a PUT's, one item only."""
+    items, uploads = await _read_items(request, _max_bytes(settings), doc_id=doc_id)
+    try:
+        if doc_id is not None and len(items) != 1:
+            raise InvalidInput("PUT takes exactly one file", field="files")
+        _refuse_early(items)
+        return await writer.run(ingest, service, items, WRITE_LOCK_TIMEOUT_S, writer.stopping)
+    finally:
+        close_all(uploads)
 
 
 def _refuse_early(items: list[IngestItem]) -> None:
