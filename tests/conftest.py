@@ -29,12 +29,14 @@ SHARED = ROOT.parent / "shared"
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_qa_environment() -> Iterator[None]:
-    """A developer's QA_* variables (a model, an index folder, API keys) never reach a test.
+    """A developer's QA_* settings (a model, an index folder, API keys) never reach a test.
 
     Session-wide and autouse, so it runs before the session fixtures that build Settings.
+    QA_TEST_* variables are kept: they name test resources (QA_TEST_POSTGRES_URL).
     """
+    settings = [n for n in os.environ if n.startswith("QA_") and not n.startswith("QA_TEST_")]
     with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("QA_")]:
+        for name in settings:
             patch.delenv(name)
         yield
 
