@@ -111,7 +111,7 @@ def test_a_failing_service_shows_an_error(page: Page, open_server: str) -> None:
         body = {"error": {"code": "not_ready", "message": "the index is loading", "field": None}}
         route.fulfill(status=503, content_type="application/json", body=json.dumps(body))
 
-    page.route("**/v1/chat/completions", fail)
+    page.route("**/v1/ask", fail)
     page.goto(open_server)
     page.locator("#question").fill("What does China oppose?")
     page.locator("#ask").click()
@@ -129,3 +129,69 @@ def test_the_page_asks_for_the_api_key(page: Page, live_server: LiveServer) -> N
     answer = page.locator(".message.assistant").last
     expect(answer).to_have_attribute("data-done", "true")
     expect(answer).to_contain_text("double standards and politicization")
+
+
+UPLOADED = "The Zorblax accord was signed in Quito in 1999 by eleven ministers of fisheries."
+
+
+def test_upload_choose_ask_and_delete_documents(page: Page, open_server: str) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(open_server)
+    page.locator("#mode-docs").click()
+    expect(page.locator("#doc-list .doc-item")).to_have_count(1)
+    page.locator("#file-input").set_input_files(
+        [
+            {"name": "zorblax.txt", "mimeType": "text/plain", "buffer": UPLOADED.encode()},
+            {"name": "empty.txt", "mimeType": "text/plain", "buffer": b"   "},
+        ]
+    )
+    results = page.locator("#upload-results .upload-result")
+    expect(results).to_have_count(2)
+    expect(results.nth(0)).to_have_attribute("data-outcome", "added")
+    expect(results.nth(0)).to_contain_text("zorblax.txt: added as zorblax.txt (1 chunk)")
+    expect(results.nth(1)).to_have_attribute("data-outcome", "error")
+    # Dropped files are uploaded the same way.
+    dropped = page.evaluate_handle(
+        """() => { const dt = new DataTransfer();
+                   dt.items.add(new File(['Dropped files are indexed too.'], 'dropped.txt',
+                                         {type: 'text/plain'}));
+                   return dt; }"""
+    )
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": dropped})
+    expect(page.locator("#upload-results .upload-result")).to_have_count(1)
+    expect(page.locator("#upload-results")).to_contain_text("dropped.txt: added")
+    items = page.locator("#doc-list .doc-item")
+    expect(items).to_have_count(3)
+
+    page.locator('[data-doc-id="zorblax.txt"] .doc-choose').check()
+    page.locator("#mode-chat").click()
+    expect(page.locator("#scope")).to_have_text("Asking about 1 chosen document")
+    ask(page, "Where was the Zorblax accord signed?")
+    answer = page.locator(".message.assistant").last
+    expect(answer.locator(".citation")).to_have_count(1)
+    expect(answer).to_contain_text("signed in Quito in 1999")
+
+    page.locator("#mode-docs").click()
+    for doc_id in ("zorblax.txt", "dropped.txt"):
+        page.locator(f'[data-doc-id="{doc_id}"] .doc-delete').click()
+        expect(page.locator(f'[data-doc-id="{doc_id}"]')).to_have_count(0)
+    expect(items).to_have_count(1)
+    page.locator("#mode-chat").click()
+    expect(page.locator("#scope")).to_have_text("Asking about all documents")
+
+
+def test_the_conversation_survives_a_reload(page: Page, open_server: str) -> None:
+    page.goto(open_server)
+    ask(page, "What agencies does China support?")
+    conversation_id = page.evaluate("window.qaPage.conversationId()")
+    assert conversation_id
+    page.reload()
+    expect(page.locator(".message.user")).to_have_count(1)
+    expect(page.locator(".message.assistant")).to_have_count(1)
+    assert page.evaluate("window.qaPage.conversationId()") == conversation_id
+    # A follow-up after the reload is still read in the light of the first question.
+    ask(page, "What should they strengthen coordination with?")
+    expect(page.locator(".message.assistant").last).to_contain_text("regional organizations")
+    page.locator("#new-conversation").click()
+    page.reload()
+    expect(page.locator("#messages > *")).to_have_count(0)

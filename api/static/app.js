@@ -4,8 +4,8 @@
 "use strict";
 
 (() => {
-  const MODEL = "qa-extractive";
   const KEY_STORAGE = "qa_api_key";
+  const CONVERSATION_STORAGE = "qa_conversation_id";
   const ABSTAIN_TEXT = "The documents do not answer this question.";
 
   const apiBaseMeta = document.querySelector('meta[name="qa-api-base"]');
@@ -44,10 +44,23 @@
     keyCancel: $("key-cancel"),
     keyForget: $("key-forget"),
     apiKeyButton: $("api-key-button"),
+    modeDocs: $("mode-docs"),
+    docsPanel: $("docs-panel"),
+    dropZone: $("drop-zone"),
+    fileInput: $("file-input"),
+    uploadStatus: $("upload-status"),
+    uploadResults: $("upload-results"),
+    docList: $("doc-list"),
+    docEmpty: $("doc-empty"),
+    scope: $("scope"),
   };
 
-  /** Conversation sent to the server: [{role, content}, ...] of completed turns. */
+  /** The completed turns shown: [{role, content}, ...]. */
   let history = [];
+  /** The server's conversation, kept across reloads. */
+  let conversationId = localStorage.getItem(CONVERSATION_STORAGE) || null;
+  /** doc_ids chosen to ask about; empty means all. */
+  const chosenDocs = new Set();
   let busy = false;
   let currentAbort = null;
   let checkBusy = false;
@@ -305,57 +318,6 @@
     }
   }
 
-  /**
-   * Read a server-sent-events body, calling onData(dataString) for each event.
-   * Handles events split across reads, CRLF line endings and multi-line data.
-   */
-  async function readSSE(res, onData) {
-    if (!res.body || !res.body.getReader) {
-      // Very old engines: read it all at once.
-      const text = await res.text();
-      parseEvents(text + "\n\n", onData);
-      return;
-    }
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder("utf-8");
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      buffer = buffer.replace(/\r\n?/g, "\n");
-      const last = buffer.lastIndexOf("\n\n");
-      if (last !== -1) {
-        const complete = buffer.slice(0, last + 2);
-        buffer = buffer.slice(last + 2);
-        if (parseEvents(complete, onData) === "stop") {
-          try { await reader.cancel(); } catch (_) { /* ignore */ }
-          return;
-        }
-      }
-    }
-    buffer += decoder.decode();
-    if (buffer.trim()) parseEvents(buffer.replace(/\r\n?/g, "\n") + "\n\n", onData);
-  }
-
-  function parseEvents(text, onData) {
-    for (const block of text.split("\n\n")) {
-      if (!block.trim()) continue;
-      const data = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith(":")) continue; // comment / keep-alive
-        if (line.startsWith("data:")) {
-          let v = line.slice(5);
-          if (v.startsWith(" ")) v = v.slice(1);
-          data.push(v);
-        }
-      }
-      if (!data.length) continue;
-      if (onData(data.join("\n")) === "stop") return "stop";
-    }
-    return undefined;
-  }
-
   // ---------------------------------------------------------------------------
   // Chat rendering
 
@@ -526,59 +488,24 @@
 
     const abort = new AbortController();
     currentAbort = abort;
-    const messages = [...history, { role: "user", content: text }];
-    let finished = false;
-    let sawAnything = false;
-
-    const handleChunk = (obj) => {
-      if (obj && obj.error) {
-        throw new ApiError(obj.error.message || "The server reported an error.", 0, obj.error.code);
-      }
-      sawAnything = true;
-      if ("citations" in obj || "answered" in obj) msg.setMeta(obj.citations, obj.answered);
-      const choice = obj.choices && obj.choices[0];
-      if (choice) {
-        const delta = choice.delta || choice.message || {};
-        if (typeof delta.content === "string") msg.append(delta.content);
-      }
-    };
-
     try {
-      const res = await apiFetch("/v1/chat/completions", {
+      // /v1/ask keeps the conversation on the server: its id (kept in localStorage) is all a
+      // reload needs to show the turns again, and follow-ups are read in their light.
+      const body = { question: text };
+      if (conversationId) body.conversation_id = conversationId;
+      if (chosenDocs.size) body.doc_ids = [...chosenDocs];
+      const data = await apiJson("/v1/ask", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        // `qa` marks the page as reading `citations`, so no footnotes are appended to the text.
-        body: JSON.stringify({ model: MODEL, messages, stream: true, qa: {} }),
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
         signal: abort.signal,
       });
-      const ctype = (res.headers.get("content-type") || "").toLowerCase();
-      if (ctype.includes("application/json")) {
-        // Server answered without streaming.
-        handleChunk(await res.json());
-        finished = true;
-      } else {
-        await readSSE(res, (data) => {
-          if (data.trim() === "[DONE]") {
-            finished = true;
-            return "stop";
-          }
-          let obj;
-          try {
-            obj = JSON.parse(data);
-          } catch (_) {
-            return undefined; // ignore malformed event
-          }
-          handleChunk(obj);
-          return undefined;
-        });
-      }
-      if (!finished && !sawAnything) {
-        throw new ApiError("The answer stream ended before any answer arrived.", 0);
-      }
+      if (currentAbort !== abort) return; // a new conversation was started meanwhile
+      setConversation(data.conversation_id);
+      msg.setMeta(data.citations, data.answered);
+      msg.append(data.answer);
       msg.finish();
-      if (currentAbort === abort) {
-        history = [...messages, { role: "assistant", content: msg.state.text }];
-      }
+      history = [...history, { role: "user", content: text }, { role: "assistant", content: data.answer }];
     } catch (err) {
       if (err && err.name === "AbortError") {
         msg.finish({ failed: true, message: "Stopped." });
@@ -602,6 +529,117 @@
     }
   }
 
+  function setConversation(id) {
+    conversationId = id || null;
+    if (conversationId) localStorage.setItem(CONVERSATION_STORAGE, conversationId);
+    else localStorage.removeItem(CONVERSATION_STORAGE);
+  }
+
+  /** Show the stored conversation's turns again (after a reload). */
+  async function restoreConversation() {
+    if (!conversationId) return;
+    let data;
+    try {
+      data = await apiJson(`/v1/conversations/${encodeURIComponent(conversationId)}`);
+    } catch (err) {
+      if (err && (err.status === 404 || err.status === 422)) setConversation(null);
+      else showError((err && err.message) || "The conversation could not be loaded.");
+      return;
+    }
+    for (const turn of data.turns) {
+      addUserMessage(turn.question);
+      const msg = createAssistantMessage();
+      msg.setMeta(turn.citations, turn.answered);
+      msg.append(turn.answer);
+      msg.finish();
+      history.push({ role: "user", content: turn.question }, { role: "assistant", content: turn.answer });
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Documents: upload (drop or choose several files), list, delete, choose what to ask about
+
+  function updateScope() {
+    const n = chosenDocs.size;
+    el.scope.textContent = n
+      ? `Asking about ${n} chosen document${n === 1 ? "" : "s"}`
+      : "Asking about all documents";
+    el.scope.dataset.count = String(n);
+  }
+
+  async function loadDocuments() {
+    let data;
+    try {
+      data = await apiJson("/v1/documents");
+    } catch (err) {
+      showError((err && err.message) || "The documents could not be listed.");
+      return;
+    }
+    const known = new Set(data.documents.map((d) => d.doc_id));
+    for (const id of [...chosenDocs]) if (!known.has(id)) chosenDocs.delete(id);
+    updateScope();
+    el.docList.replaceChildren(...data.documents.map((d) => {
+      const box = h("input", { type: "checkbox", class: "doc-choose", "aria-label": `Ask about ${d.doc_id}` });
+      box.checked = chosenDocs.has(d.doc_id);
+      box.addEventListener("change", () => {
+        if (box.checked) chosenDocs.add(d.doc_id);
+        else chosenDocs.delete(d.doc_id);
+        updateScope();
+      });
+      const remove = h("button", { type: "button", class: "btn btn-ghost doc-delete", "aria-label": `Delete ${d.doc_id}` }, "Delete");
+      remove.addEventListener("click", () => deleteDocument(d.doc_id, remove));
+      return h("li", { class: "doc-item", "data-doc-id": d.doc_id },
+        h("label", { class: "doc-label" }, box,
+          h("span", { class: "doc-title" }, d.title || d.doc_id),
+          h("span", { class: "doc-meta" }, ` ${d.doc_id} · ${d.chunks} chunks · ${d.chars.toLocaleString()} characters`)),
+        remove);
+    }));
+    el.docEmpty.hidden = data.documents.length > 0;
+  }
+
+  async function deleteDocument(docId, button) {
+    if (!window.confirm(`Delete ${docId}? It will not be cited again.`)) return;
+    button.disabled = true;
+    try {
+      await apiJson(`/v1/documents/${encodeURIComponent(docId)}`, { method: "DELETE" });
+      chosenDocs.delete(docId);
+      docCache.delete(docId);
+    } catch (err) {
+      showError((err && err.message) || "The document could not be deleted.");
+      button.disabled = false;
+      return;
+    }
+    await loadDocuments();
+  }
+
+  async function uploadFiles(files) {
+    if (!files.length) return;
+    clearError();
+    const form = new FormData();
+    for (const f of files) form.append("files", f, f.name);
+    el.uploadStatus.textContent = `Uploading ${files.length} file${files.length === 1 ? "" : "s"}…`;
+    el.uploadResults.replaceChildren();
+    let data;
+    try {
+      data = await apiJson("/v1/documents", { method: "POST", body: form });
+    } catch (err) {
+      el.uploadStatus.textContent = "";
+      showError((err && err.message) || "The upload failed.");
+      return;
+    }
+    el.uploadStatus.textContent = "";
+    el.uploadResults.replaceChildren(...data.results.map((r) => {
+      const failed = r.outcome === "error";
+      const what = failed
+        ? (r.error && r.error.message) || "could not be indexed"
+        : `${r.outcome} as ${r.doc_id} (${r.chunks} chunk${r.chunks === 1 ? "" : "s"})`;
+      for (const id of [r.doc_id]) if (id) docCache.delete(id);
+      return h("li", { class: `upload-result ${failed ? "failed" : "ok"}`, "data-outcome": r.outcome },
+        h("strong", null, r.file || r.doc_id || "file"), `: ${what}`);
+    }));
+    await loadDocuments();
+  }
+
   function newConversation() {
     if (currentAbort) {
       currentAbort.abort();
@@ -609,6 +647,7 @@
     }
     setBusy(false);
     history = [];
+    setConversation(null);
     el.messages.replaceChildren();
     updateEmptyState();
     clearError();
@@ -851,17 +890,20 @@
   // ---------------------------------------------------------------------------
   // Tabs
 
+  const MODES = ["chat", "check", "docs"];
+
   function selectMode(mode, { focus = false } = {}) {
-    const chat = mode === "chat";
-    el.modeChat.setAttribute("aria-selected", String(chat));
-    el.modeCheck.setAttribute("aria-selected", String(!chat));
-    el.modeChat.tabIndex = chat ? 0 : -1;
-    el.modeCheck.tabIndex = chat ? -1 : 0;
-    el.chatPanel.hidden = !chat;
-    el.checkPanel.hidden = chat;
-    el.newConversation.hidden = !chat;
+    const tabs = { chat: el.modeChat, check: el.modeCheck, docs: el.modeDocs };
+    const panels = { chat: el.chatPanel, check: el.checkPanel, docs: el.docsPanel };
+    for (const m of MODES) {
+      tabs[m].setAttribute("aria-selected", String(m === mode));
+      tabs[m].tabIndex = m === mode ? 0 : -1;
+      panels[m].hidden = m !== mode;
+    }
+    el.newConversation.hidden = mode !== "chat";
     document.body.dataset.mode = mode;
-    if (focus) (chat ? el.modeChat : el.modeCheck).focus();
+    if (mode === "docs") loadDocuments();
+    if (focus) tabs[mode].focus();
   }
 
   // ---------------------------------------------------------------------------
@@ -895,18 +937,38 @@
 
   el.modeChat.addEventListener("click", () => selectMode("chat"));
   el.modeCheck.addEventListener("click", () => selectMode("check"));
-  for (const tab of [el.modeChat, el.modeCheck]) {
+  el.modeDocs.addEventListener("click", () => selectMode("docs"));
+  for (const tab of [el.modeChat, el.modeCheck, el.modeDocs]) {
     tab.addEventListener("keydown", (ev) => {
       if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(ev.key)) {
         ev.preventDefault();
+        const current = MODES.indexOf(document.body.dataset.mode || "chat");
         let next;
-        if (ev.key === "Home") next = "chat";
-        else if (ev.key === "End") next = "check";
-        else next = tab === el.modeChat ? "check" : "chat";
-        selectMode(next, { focus: true });
+        if (ev.key === "Home") next = 0;
+        else if (ev.key === "End") next = MODES.length - 1;
+        else next = (current + (ev.key === "ArrowRight" ? 1 : MODES.length - 1)) % MODES.length;
+        selectMode(MODES[next], { focus: true });
       }
     });
   }
+
+  el.fileInput.addEventListener("change", () => {
+    uploadFiles([...el.fileInput.files]);
+    el.fileInput.value = "";
+  });
+  for (const type of ["dragenter", "dragover"]) {
+    el.dropZone.addEventListener(type, (ev) => {
+      ev.preventDefault();
+      el.dropZone.classList.add("dragging");
+    });
+  }
+  for (const type of ["dragleave", "drop"]) {
+    el.dropZone.addEventListener(type, () => el.dropZone.classList.remove("dragging"));
+  }
+  el.dropZone.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    uploadFiles([...((ev.dataTransfer && ev.dataTransfer.files) || [])]);
+  });
 
   // Citation buttons (answer markers, source list, claim evidence) — one delegated handler.
   // <button> elements already turn Enter/Space into click events.
@@ -936,8 +998,16 @@
   setKey(getKey()); // sync the API key button
   selectMode("chat");
   updateEmptyState();
+  updateScope();
   autoGrow(el.question);
+  restoreConversation();
 
   // Exposed for debugging and tests.
-  window.qaPage = { codePointSlice, codePointRange, history: () => history.slice() };
+  window.qaPage = {
+    codePointSlice,
+    codePointRange,
+    history: () => history.slice(),
+    conversationId: () => conversationId,
+    chosenDocs: () => [...chosenDocs],
+  };
 })();
