@@ -118,9 +118,13 @@ def index_command(
         settings = settings.model_copy(update={"sentence_vectors": sentence_vectors})
     targets = paths or settings.seed_paths
     try:
+        from api.progress import IndexingBars
+        from index.documents import iter_paths
+
+        files = sum(1 for _ in iter_paths(targets))  # a walk of the folders: nothing is read
         service = _service(settings, load_index=False, index_seeds=False)
-        # Counts chunks and, with sentence vectors, sentences: every text the model embeds.
-        with _bar(unit="text", desc="embedding", delay=1.0) as progress:
+        # Texts are chunks and, with sentence vectors, sentences: everything the model embeds.
+        with IndexingBars(files) as progress:
             report = service.index_paths(targets, prune=prune, rebuild=rebuild, progress=progress)
     except QAError as exc:
         raise _fail(exc) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -38,6 +38,16 @@ class Progress(Protocol):
     """Anything with tqdm's update(n)."""
 
     def update(self, n: int = 1) -> object: ...
+
+
+@runtime_checkable
+class IndexProgress(Progress, Protocol):
+    """Progress that is also told what is ahead: the texts a staged document will embed, and
+    each file read (so a bar can show totals and an ETA)."""
+
+    def planned(self, texts: int) -> object: ...
+
+    def file_done(self) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,11 @@ class IndexWriter:
         self._drop_pending(document.doc_id)
         self._pending_docs.append(document)
         self._pending_chunks.extend((document, s.start, s.end, s.sentences) for s in spans)
+        if isinstance(self.progress, IndexProgress):
+            sentences = (
+                sum(len(s.sentences) for s in spans) if self.manifest.sentence_vectors else 0
+            )
+            self.progress.planned(len(spans) + sentences)
         # Mark it now so that a second copy in the same run is seen as unchanged.
         self.manifest.documents[document.doc_id] = DocumentEntry(
             segment="",
@@ -333,6 +348,8 @@ def build_index(
                     report.record(writer.add(document), document.doc_id)
             except QAError as exc:
                 report.errors.append(exc.message)
+            if isinstance(progress, IndexProgress):
+                progress.file_done()
         # A file that failed to load may hold documents still indexed: prune nothing then.
         if prune and not report.errors:
             for doc_id in sorted(set(writer.manifest.documents) - seen):

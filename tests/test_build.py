@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from index.build import ChunkingConfig, build_index
+from index.documents import iter_paths
 from index.embedding import Embedder
 from index.errors import IndexMismatch
 from index.snapshot import load_snapshot
@@ -127,3 +128,33 @@ def test_manifest_records_model_chunking_and_hashes(
     assert manifest["chunking"] == {"chunk_size": 300, "overlap": 60}
     assert len(manifest["documents"]["a.txt"]["sha256"]) == 64
     assert not list(store.root.rglob("*.pkl"))
+
+
+class RecordingProgress:
+    """An IndexProgress that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.embedded = self.planned_texts = self.files = 0
+
+    def update(self, n: int = 1) -> None:
+        self.embedded += n
+
+    def planned(self, texts: int) -> None:
+        self.planned_texts += texts
+
+    def file_done(self) -> None:
+        self.files += 1
+
+
+def test_progress_is_told_the_totals_ahead(
+    embedder: Embedder, corpus: Path, tmp_path: Path
+) -> None:
+    progress = RecordingProgress()
+    report = build_index(
+        [corpus], IndexStore(tmp_path / "index"), embedder, CHUNKING, progress=progress
+    )
+    assert progress.files == len(list(iter_paths([corpus])))
+    assert progress.planned_texts == progress.embedded == report.chunks_embedded > 0
+    again = RecordingProgress()
+    build_index([corpus], IndexStore(tmp_path / "index"), embedder, CHUNKING, progress=again)
+    assert (again.files, again.planned_texts, again.embedded) == (progress.files, 0, 0)
