@@ -90,3 +90,14 @@ def test_rate_limit_setting_is_checked() -> None:
     assert Settings().rate_limit is None
     with pytest.raises(ValidationError, match="is not a rate limit such as 60/minute"):
         Settings(rate_limit="lots")
+
+
+def test_the_app_applies_the_rate_limit_setting() -> None:
+    from api.app import create_app
+
+    # Without entering the lifespan nothing loads: /v1/ answers 503 until the limit is reached.
+    client = TestClient(create_app(Settings(rate_limit="2/minute")))
+    statuses = [client.get("/v1/documents").status_code for _ in range(3)]
+    assert statuses == [503, 503, 429]
+    assert client.get("/v1/documents").json()["error"]["code"] == "rate_limited"
+    assert client.get("/healthz").status_code == 200
