@@ -1,16 +1,17 @@
 """A client of a running service's /v1/ API, for `qa` commands given --url or QA_URL.
 
-Standard library only (urllib): `qa ask --url` must not import the model, numpy or httpx, so that
-a question to a running server takes milliseconds rather than the seconds of loading locally.
+Standard library only: `qa ask --url` must not import the model, numpy or httpx, so that a
+question to a running server takes milliseconds rather than the seconds of loading locally.
+Plain http:// requests are written on a socket by hand: importing urllib.request (http.client,
+email, ssl) took longer than the whole request (bench/cli_latency.py); https:// uses urllib.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 
@@ -61,24 +62,87 @@ class RemoteService:
             headers["Content-Type"] = "application/json"
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url + path, data, headers, method=method)
+        send = _plain_http if self.url.startswith("http://") else _urllib_http
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload: dict[str, Any] = json.loads(response.read())
-                return payload
-        except urllib.error.HTTPError as exc:
-            raise RemoteError(_error_message(exc), exc.code) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise RemoteError(f"no service answered at {self.url} ({reason})") from None
+            status, reason, raw = send(self.url + path, method, headers, data, self.timeout)
+        except (OSError, ValueError) as exc:
+            reason_text = getattr(exc, "reason", exc)
+            raise RemoteError(f"no service answered at {self.url} ({reason_text})") from None
+        if status >= 400:
+            raise RemoteError(_error_message(raw, status, reason), status)
+        try:
+            payload: dict[str, Any] = json.loads(raw)
+        except ValueError:
+            raise RemoteError(f"the server at {self.url} did not answer with JSON") from None
+        return payload
 
 
-def _error_message(exc: urllib.error.HTTPError) -> str:
+Response = tuple[int, str, bytes]
+
+
+def _plain_http(
+    url: str, method: str, headers: dict[str, str], data: bytes | None, timeout: float
+) -> Response:
+    """One HTTP/1.1 request on a new connection, read to its close: status, reason, body."""
+    parts = urllib.parse.urlsplit(url)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if data is not None or method in ("POST", "PUT"):
+        lines.append(f"Content-Length: {len(data or b'')}")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + (data or b"")
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout) as sock:
+        sock.sendall(request)
+        received = []
+        while chunk := sock.recv(65536):
+            received.append(chunk)
+    head, _, body = b"".join(received).partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    version, status, reason = [*status_line.split(" ", 2), "", ""][:3]
+    if not version.startswith("HTTP/") or not status.isdigit():
+        raise ValueError(f"not an HTTP response: {status_line[:80]!r}")
+    fields = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
+    if fields.get("transfer-encoding", "").lower() == "chunked":
+        body = _dechunk(body)
+    return int(status), reason, body
+
+
+def _dechunk(body: bytes) -> bytes:
+    """The payload of a chunked transfer encoding."""
+    out, rest = [], body
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out.append(rest[:size])
+        rest = rest[size + 2 :]
+    return b"".join(out)
+
+
+def _urllib_http(
+    url: str, method: str, headers: dict[str, str], data: bytes | None, timeout: float
+) -> Response:
+    """The same request through urllib (https://, proxies)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data, headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.reason, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, str(exc.reason), exc.read()
+
+
+def _error_message(raw: bytes, status: int, reason: str) -> str:
     """The message of the service's JSON error body, else the HTTP status line."""
     try:
-        message = json.loads(exc.read())["error"]["message"]
+        message = json.loads(raw)["error"]["message"]
     except (ValueError, KeyError, TypeError):
-        return f"the server answered {exc.code} {exc.reason}"
+        return f"the server answered {status} {reason}".rstrip()
     return str(message)
 
 

@@ -137,3 +137,32 @@ def test_the_quick_entry_prints_what_the_typer_command_prints(
         main(["rm", "never-indexed.txt", *remote(live_server)])
     assert exited.value.code == 2
     assert "error: no document with doc_id 'never-indexed.txt'" in capsys.readouterr().err
+
+
+def test_chunked_bodies_are_joined() -> None:
+    from api.remote import _dechunk
+
+    assert _dechunk(b'5\r\n{"a":\r\n3;x=y\r\n 1}\r\n0\r\n\r\n') == b'{"a": 1}'
+
+
+def test_a_port_that_speaks_no_http_is_a_clear_error() -> None:
+    import socket
+    import threading
+
+    from api.remote import RemoteError, RemoteService
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer_garbage() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
+        connection.close()
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    with pytest.raises(RemoteError, match=f"no service answered at {url}"):
+        RemoteService(url, timeout=10).documents()
+    server.close()
