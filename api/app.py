@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.service = service
             except QAError as exc:
                 app.state.load_error = exc.message
-                logger.error("could not load the index: %s", exc.message)
+                # The client sees the fixed message; the log gets what is damaged, and where.
+                logger.error("could not load the index: %s", str(exc) or exc.message)
                 raise
             except Exception:
                 app.state.load_error = "loading the model or the index failed; see the log"

@@ -79,8 +79,50 @@ def _bar(**options: Any) -> Any:
 
 
 def _fail(error: QAError) -> typer.Exit:
-    typer.secho(f"error: {error.message}", err=True, fg=typer.colors.RED)
+    # IndexDamaged says, here, what is damaged (its HTTP message is a fixed sentence).
+    typer.secho(f"error: {getattr(error, 'detail', error.message)}", err=True, fg=typer.colors.RED)
     return typer.Exit(code=2)
+
+
+def run(args: Sequence[str] | None = None) -> None:
+    """Run the commands; a service error is one line on stderr (exit 2), never a traceback."""
+    try:
+        app(args=list(args) if args is not None else None, prog_name="qa")
+    except QAError as exc:
+        raise SystemExit(_fail(exc).exit_code) from None
+
+
+@app.command("verify")
+def verify_command() -> None:
+    """Check the index: each version's files against the counts and checksums it recorded.
+
+    Names what is damaged and what can be rebuilt without embedding again; exits 1 when the
+    version CURRENT names is damaged (the service then serves the newest whole one, if any).
+    """
+    from api.wiring import open_store
+    from index.verify import verify_index
+
+    store = open_store(_settings())
+    report = verify_index(store)
+    typer.echo(f"index: {store.root}")
+    typer.echo(f"CURRENT: {report.current or '(missing)'}")
+    for problem in report.problems:
+        typer.echo(f"  {problem}")
+    for version in report.versions:
+        mark = " (CURRENT)" if version.current else ""
+        typer.echo(f"{version.name}{mark}: {'ok' if version.ok else 'DAMAGED'}")
+        for problem in version.problems:
+            typer.echo(f"  {problem}")
+    if not report.versions:
+        typer.echo("no version is published")
+    if not report.ok:
+        good = report.last_good
+        typer.echo(
+            f"the service serves {good}, the newest whole version"
+            if good
+            else "no version is whole"
+        )
+        raise typer.Exit(code=1)
 
 
 def _fail_remote(message: str) -> typer.Exit:
@@ -544,4 +586,4 @@ def serve_command(
 
 
 if __name__ == "__main__":
-    app()
+    run()

@@ -92,9 +92,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_remote(sys.argv[1:] if argv is None else argv)
     if args is not None:
         sys.exit(run_remote(args))
-    from api.cli import app
+    from api.cli import run
 
-    app(args=list(argv) if argv is not None else None, prog_name="qa")
+    run(argv)
 
 
 if __name__ == "__main__":

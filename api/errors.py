@@ -17,6 +17,7 @@ from index.errors import (
     DocumentNotFound,
     DocumentTooLarge,
     IndexBusy,
+    IndexDamaged,
     IndexMismatch,
     IndexNotReady,
     InvalidDocumentId,
@@ -59,6 +60,7 @@ STATUS_BY_ERROR: dict[type[QAError], int] = {
     IndexMismatch: 503,
     ModelNotFound: 503,
     ServiceStopping: 503,
+    IndexDamaged: 503,
 }
 
 

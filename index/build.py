@@ -13,7 +13,7 @@ from index.chunking import chunk_text
 from index.compaction import compaction_candidates, merge_segments
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
-from index.errors import DocumentNotFound, QAError
+from index.errors import DocumentNotFound, IndexDamaged, QAError
 from index.manifest import DocumentEntry, Manifest, new_manifest
 from index.memory import release_free_memory
 from index.sentences import backfill_sentence_vectors, embed_sentences
@@ -142,12 +142,18 @@ class IndexWriter:
             existing.check_compatible(embedder.describe(), chunking.as_dict())
             self.manifest = existing
         else:
-            base = store.read_manifest() if rebuild else None
+            if not rebuild and store.exists():
+                # Versions on disk but no CURRENT: starting afresh would drop every document.
+                raise IndexDamaged(
+                    "CURRENT is missing, though versions of the index are on disk; "
+                    "`qa verify` lists them, `qa index --rebuild` starts again"
+                )
             self.manifest = new_manifest(embedder.describe(), chunking.as_dict())
-            if base is not None:
-                # Keep numbering increasing so a rebuild never reuses a live segment's name.
-                self.manifest.version = base.version
-                self.manifest.next_segment = base.next_segment
+            # Number after everything on disk, so a new or rebuilt index never overwrites the
+            # files of a version that is kept (a damaged CURRENT, or an old one).
+            version, segment = store.highest_numbers()
+            self.manifest.version = version
+            self.manifest.next_segment = segment + 1
         self._pending_docs: list[Document] = []
         self._pending_chunks: list[tuple[Document, int, int, tuple[tuple[int, int], ...]]] = []
         self._dirty = rebuild

@@ -78,3 +78,21 @@ class ServiceStopping(QAError):
     """The service is shutting down; work in progress was stopped."""
 
     code = "shutting_down"
+
+
+class IndexDamaged(QAError):
+    """Files of the index are missing, truncated or corrupt (`qa verify` names them).
+
+    `message` is what a client is shown (fixed, no paths); `detail` names what is damaged,
+    for the log and the command line.
+    """
+
+    code = "index_damaged"
+    PUBLIC_MESSAGE = "the index is damaged; run `qa verify` on the server (details in its log)"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(self.PUBLIC_MESSAGE)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from index.errors import IndexMismatch, UnreadableDocument
+from index.errors import IndexDamaged, IndexMismatch
 
 FORMAT_VERSION = 3
 
@@ -48,6 +48,25 @@ class DocumentEntry:
         )
 
 
+@dataclass(frozen=True)
+class SegmentRecord:
+    """What a segment held when it was published: its rows, documents and each file's sha256.
+
+    Loading checks the counts (cheap: the files are read anyway); `qa verify` the checksums.
+    """
+
+    rows: int
+    documents: int
+    sha256: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "documents": self.documents, "sha256": self.sha256}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SegmentRecord:
+        return cls(rows=data["rows"], documents=data["documents"], sha256=dict(data["sha256"]))
+
+
 @dataclass
 class Manifest:
     """One published version of the index."""
@@ -61,6 +80,8 @@ class Manifest:
     vector_index: dict[str, Any] = field(default_factory=dict)
     # New segments get stored sentence vectors (index.sentences), so answers embed no sentence.
     sentence_vectors: bool = False
+    # Each live segment's record, filled in by IndexStore.publish (absent in older indexes).
+    segment_records: dict[str, SegmentRecord] = field(default_factory=dict)
 
     @property
     def segments(self) -> list[str]:
@@ -83,6 +104,11 @@ class Manifest:
             "segments": self.segments,
             "vector_index": self.vector_index,
             "sentence_vectors": self.sentence_vectors,
+            "segment_records": {
+                name: record.to_json()
+                for name, record in sorted(self.segment_records.items())
+                if name in set(self.segments)
+            },
             "documents": {doc_id: e.to_json() for doc_id, e in self.documents.items()},
         }
 
@@ -103,6 +129,10 @@ class Manifest:
             next_segment=data["next_segment"],
             vector_index=data.get("vector_index") or {},
             sentence_vectors=bool(data.get("sentence_vectors", False)),
+            segment_records={
+                name: SegmentRecord.from_json(r)
+                for name, r in (data.get("segment_records") or {}).items()
+            },
         )
 
     def check_compatible(self, model: dict[str, Any], chunking: dict[str, int]) -> None:
@@ -132,12 +162,12 @@ def encode_manifest(manifest: Manifest) -> bytes:
     return json.dumps(manifest.to_json(), ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def decode_manifest(text: str, source: object) -> Manifest:
-    """A manifest from its file's text; UnreadableDocument naming `source` when it is damaged."""
+def decode_manifest(text: str, source: str) -> Manifest:
+    """A manifest from its file's text; IndexDamaged naming `source` when it is damaged."""
     try:
         return Manifest.from_json(json.loads(text))
-    except (ValueError, KeyError) as exc:
-        raise UnreadableDocument(f"index manifest {source} is unreadable: {exc}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexDamaged(f"manifest {source} is unreadable ({type(exc).__name__})") from exc
 
 
 def referenced_segments(text: str) -> list[str]:

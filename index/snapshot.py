@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.errors import DocumentNotFound
+from index.errors import DocumentNotFound, IndexDamaged
 from index.keyword import KeywordIndex
 from index.manifest import Manifest
 from index.sentences import SentenceVectors
@@ -70,22 +71,37 @@ def load_snapshot(
     dimensions: int,
     model: dict[str, Any] | None = None,
     chunking: dict[str, int] | None = None,
+    name: str | None = None,
 ) -> IndexSnapshot:
     """Read the published version of the index (an empty one when nothing is published).
 
     With `model`, an index whose vectors another model made, or (with `chunking`) whose chunks
-    were cut another way than configured, is refused with IndexMismatch.
+    were cut another way than configured, is refused with IndexMismatch; a version with
+    missing or truncated files with IndexDamaged. `name`: that manifest instead of CURRENT's.
     Writers keep the previous version's files, so a vanished file means two versions were
     published meanwhile: read CURRENT again and retry.
     """
-    for attempt in range(LOAD_ATTEMPTS):
-        name = store.current_name()
+    if name is not None:
         try:
             return _load_version(store, name, dimensions, model, chunking)
-        except FileNotFoundError:
-            if attempt == LOAD_ATTEMPTS - 1 or store.current_name() == name:
-                raise
+        except FileNotFoundError as exc:
+            raise _missing(store, name, exc) from exc
+    for attempt in range(LOAD_ATTEMPTS):
+        current = store.current_name()
+        if current is None and store.manifest_names():
+            raise IndexDamaged("CURRENT is missing, though versions of the index are on disk")
+        try:
+            return _load_version(store, current, dimensions, model, chunking)
+        except FileNotFoundError as exc:
+            if attempt == LOAD_ATTEMPTS - 1 or store.current_name() == current:
+                raise _missing(store, current, exc) from exc
     raise AssertionError("unreachable")
+
+
+def _missing(store: IndexStore, name: str | None, exc: FileNotFoundError) -> IndexDamaged:
+    path = Path(str(exc.filename or "a file"))
+    shown = path.relative_to(store.root) if path.is_relative_to(store.root) else path.name
+    return IndexDamaged(f"version {name}: {shown} is missing")
 
 
 def _load_version(
@@ -115,7 +131,7 @@ def snapshot_of(
     sentences: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for segment in manifest.segments:
         seg_docs, seg_chunks, seg_vectors, seg_tokens = store.read_segment(
-            segment, manifest.documents
+            segment, manifest.documents, manifest.segment_records.get(segment)
         )
         documents.update((d.doc_id, d) for d in seg_docs)
         chunks.extend(seg_chunks)

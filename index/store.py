@@ -21,8 +21,11 @@ finds it finds the vectors too.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,18 +37,47 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from index.documents import Document
-from index.errors import IndexBusy, UnreadableDocument
+from index.errors import IndexBusy, IndexDamaged
 from index.manifest import (
     DocumentEntry,
     Manifest,
+    SegmentRecord,
     decode_manifest,
     encode_manifest,
     referenced_segments,
 )
 
+logger = logging.getLogger(__name__)
+
 CURRENT = "CURRENT"
 SENTENCES = "sentences.npy"
 SENTENCE_OFFSETS = "sentence_offsets.npy"
+VECTORS, CHUNKS, TOKENS, DOCUMENTS = (
+    "vectors.npy",
+    "chunks.jsonl",
+    "tokens.jsonl",
+    "documents.jsonl",
+)
+SEGMENT_FILES = (VECTORS, CHUNKS, TOKENS, DOCUMENTS, SENTENCES, SENTENCE_OFFSETS)
+_NUMBERED = re.compile(r"(?:manifest|seg)-(\d+)")
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def count_lines(path: Path) -> int:
+    """Newline-terminated lines of a file (a cut last line is not counted)."""
+    lines = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            lines += block.count(b"\n")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -161,6 +193,11 @@ def split_chunk_id(chunk: int) -> tuple[int, int]:
     return chunk >> 32, chunk & 0xFFFFFFFF
 
 
+def _number(name: str) -> int:
+    match = _NUMBERED.fullmatch(name.removesuffix(".json"))
+    return int(match.group(1)) if match else 0
+
+
 def segment_number(name: str) -> int:
     """The number in a segment's name `seg-N`."""
     return int(name.split("-", 1)[1])
@@ -171,6 +208,8 @@ class IndexStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        # Segments this store wrote or changed: their records are computed again at publish.
+        self._changed: set[str] = set()
 
     @property
     def segments_dir(self) -> Path:
@@ -204,8 +243,28 @@ class IndexStore:
             return None
 
     def exists(self) -> bool:
-        """True when a version has been published."""
-        return self.current_name() is not None
+        """True when a version has been published (even if CURRENT has since been lost)."""
+        return self.current_name() is not None or bool(self.manifest_names())
+
+    def manifest_names(self) -> list[str]:
+        """The manifest files present, oldest version first."""
+        if not self.manifests_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.manifests_dir.glob("manifest-*.json"))
+
+    def highest_numbers(self) -> tuple[int, int]:
+        """The highest manifest version and segment number in the folder (0 when none).
+
+        A writer that starts without a published manifest numbers after these, so it never
+        overwrites the files of versions that are still on disk.
+        """
+        versions = [_number(name) for name in self.manifest_names()]
+        segments = []
+        if self.segments_dir.is_dir():
+            segments = [
+                _number(p.name.strip(".").removesuffix(".tmp")) for p in self.segments_dir.iterdir()
+            ]
+        return max(versions, default=0), max(segments, default=0)
 
     def read_manifest(self) -> Manifest | None:
         """The published manifest, or None when nothing is published."""
@@ -219,9 +278,14 @@ class IndexStore:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise
-        except OSError as exc:
-            raise UnreadableDocument(f"index manifest {path} is unreadable: {exc}") from exc
-        return decode_manifest(text, path)
+        except (OSError, UnicodeDecodeError) as exc:
+            logger.error("index manifest %s is unreadable: %s", path, exc)
+            raise IndexDamaged(f"manifest {name} is unreadable ({type(exc).__name__})") from exc
+        try:
+            return decode_manifest(text, name)
+        except IndexDamaged as exc:
+            logger.error("index manifest %s is unreadable: %s", path, exc.__cause__)
+            raise
 
     def segment_rows(self, name: str) -> int:
         """How many chunks, live or dead, a segment holds (from the vectors file's header)."""
@@ -240,6 +304,7 @@ class IndexStore:
             _save_durably(staging, array)
             os.replace(staging, folder / file)
         _fsync_dir(folder)
+        self._changed.add(name)
 
     def has_sentence_vectors(self, name: str) -> bool:
         """True when the segment stores sentence vectors."""
@@ -284,12 +349,33 @@ class IndexStore:
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
         _fsync_dir(self.segments_dir)
+        self._changed.add(name)
         return name
+
+    def describe_segment(self, name: str) -> SegmentRecord:
+        """A segment's record as its files are now: rows, documents and checksums."""
+        folder = self.segments_dir / name
+        return SegmentRecord(
+            rows=self.segment_rows(name),
+            documents=count_lines(folder / DOCUMENTS),
+            sha256={
+                file: file_sha256(folder / file)
+                for file in SEGMENT_FILES
+                if (folder / file).is_file()
+            },
+        )
 
     def publish(self, manifest: Manifest) -> None:
         """Make manifest the current version with one atomic rename, then drop unused files."""
         self.manifests_dir.mkdir(parents=True, exist_ok=True)
         name = manifest.file_name
+        manifest.segment_records = {
+            segment: self.describe_segment(segment)
+            if segment in self._changed or segment not in manifest.segment_records
+            else manifest.segment_records[segment]
+            for segment in manifest.segments
+        }
+        self._changed.clear()
         _write_durably(self.manifests_dir / name, encode_manifest(manifest))
         _fsync_dir(self.manifests_dir)
         pointer = self.root / f".{CURRENT}.tmp"
@@ -302,13 +388,23 @@ class IndexStore:
         """Delete manifests older than the last `keep` and segments none of them use.
 
         The previous version is kept so that a reader in another process that has just read
-        the old CURRENT can still open its segments.
+        the old CURRENT can still open its segments. The manifest CURRENT names is never
+        deleted, whatever its number; callers publish before collecting.
         """
         manifests = sorted(self.manifests_dir.glob("manifest-*.json"))
-        kept, old = manifests[-keep:], manifests[:-keep]
+        current = self.current_name()
+        kept = [
+            p for i, p in enumerate(manifests) if i >= len(manifests) - keep or p.name == current
+        ]
+        old = [p for p in manifests if p not in kept]
         used: set[str] = set()
         for path in kept:
-            used.update(referenced_segments(path.read_text(encoding="utf-8")))
+            try:
+                used.update(referenced_segments(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError):
+                # A damaged manifest names nothing we can read: keep every segment this time.
+                logger.error("manifest %s is unreadable; no segment is collected", path)
+                return
         for path in old:
             path.unlink(missing_ok=True)
         if self.segments_dir.exists():
@@ -317,30 +413,64 @@ class IndexStore:
                     shutil.rmtree(segment, ignore_errors=True)
 
     def read_segment(
-        self, name: str, live: dict[str, DocumentEntry]
+        self, name: str, live: dict[str, DocumentEntry], record: SegmentRecord | None = None
     ) -> tuple[list[StoredDocument], list[Chunk], np.ndarray, list[list[str]]]:
-        """The live documents, chunks, vectors and keyword tokens of one segment."""
+        """The live documents, chunks, vectors and keyword tokens of one segment.
+
+        Every file must hold the rows the others (and the manifest's `record`) say, else
+        IndexDamaged: a truncated file would shift keyword rows against chunks.
+        """
         folder = self.segments_dir / name
+        try:
+            return self._read_segment(folder, name, live, record)
+        except FileNotFoundError:
+            raise
+        except IndexDamaged:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            logger.error("segment %s is unreadable: %s", folder, exc)
+            raise IndexDamaged(f"segment {name} is unreadable ({type(exc).__name__})") from exc
+
+    def _read_segment(
+        self, folder: Path, name: str, live: dict[str, DocumentEntry], record: SegmentRecord | None
+    ) -> tuple[list[StoredDocument], list[Chunk], np.ndarray, list[list[str]]]:
         documents = []
-        with open(folder / "documents.jsonl", encoding="utf-8") as f:
+        stored_documents = 0
+        with open(folder / DOCUMENTS, encoding="utf-8") as f:
             for line in f:
-                record = json.loads(line)
-                entry = live.get(record["doc_id"])
+                stored_documents += 1
+                document = json.loads(line)
+                entry = live.get(document["doc_id"])
                 if entry is not None and entry.segment == name:
-                    documents.append(_stored_document(record, entry.chunks))
+                    documents.append(_stored_document(document, entry.chunks))
         live_ids = {d.doc_id for d in documents}
         rows, chunks = [], []
-        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
+        chunk_rows = 0
+        with open(folder / CHUNKS, encoding="utf-8") as f:
             for row, line in enumerate(f):
-                record = json.loads(line)
-                if record["doc_id"] in live_ids:
+                chunk_rows += 1
+                chunk = json.loads(line)
+                if chunk["doc_id"] in live_ids:
                     rows.append(row)
-                    chunks.append(_chunk_from_record(record))
+                    chunks.append(_chunk_from_record(chunk))
         wanted = set(rows)
         tokens = []
-        with open(folder / "tokens.jsonl", encoding="utf-8") as f:
+        token_rows = 0
+        with open(folder / TOKENS, encoding="utf-8") as f:
             for row, line in enumerate(f):
+                token_rows += 1
                 if row in wanted:
                     tokens.append(json.loads(line)["t"])
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        vectors = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
+        counts = {VECTORS: int(vectors.shape[0]), CHUNKS: chunk_rows, TOKENS: token_rows}
+        expected = record.rows if record is not None else counts[VECTORS]
+        wrong = {file: n for file, n in counts.items() if n != expected}
+        if record is not None and stored_documents != record.documents:
+            wrong[DOCUMENTS] = stored_documents
+        if wrong:
+            found = ", ".join(f"{file} {n}" for file, n in sorted(wrong.items()))
+            raise IndexDamaged(
+                f"segment {name} is damaged: {expected} rows expected, found {found} "
+                "(`qa verify` says what can be rebuilt)"
+            )
         return documents, chunks, np.asarray(vectors[rows], dtype=np.float32), tokens

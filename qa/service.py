@@ -19,7 +19,7 @@ from index.build import (
 )
 from index.documents import Document, page_at
 from index.embedding import Embedder
-from index.errors import DocumentNotFound
+from index.errors import DocumentNotFound, IndexDamaged, IndexMismatch
 from index.manifest import Manifest
 from index.snapshot import IndexSnapshot, load_snapshot, snapshot_of
 from index.store import IndexStore, StoredDocument
@@ -48,6 +48,8 @@ class IndexStatus:
     documents: int
     chunks: int
     version: int
+    # Set when the published version is damaged and an older one is served instead.
+    damage: str | None = None
 
 
 def document_summaries(manifest: Manifest | None) -> list[DocumentSummary]:
@@ -109,14 +111,54 @@ class QAService:
         self._reload_lock = threading.Lock()
         # The last version a write of this service validated, loaded, before publishing it.
         self._prepared: IndexSnapshot | None = None
+        self._refused: str | None = None  # the damaged version not served (CURRENT's name)
+        self.damage: str | None = None
         self._snapshot: IndexSnapshot | None = self._load() if load_index else None
 
     def _load(self) -> IndexSnapshot:
+        """The published version; when it is damaged, the newest older one that loads.
+
+        A damaged version is refused (IndexDamaged, a 503, when nothing older loads) and not
+        tried again until another is published; `damage` says what is served instead.
+        """
+        current = self.store.current_name()
+        try:
+            snapshot = self._load_named(None)
+        except IndexDamaged as exc:
+            logger.error("index version %s is damaged: %s", current, exc.detail)
+            self._refused = current
+            for name in reversed(self.store.manifest_names()):
+                if name == current:
+                    continue
+                try:
+                    snapshot = self._load_named(name)
+                except (IndexDamaged, IndexMismatch) as older:
+                    logger.error("older index version %s does not load either: %s", name, older)
+                    continue
+                self.damage = (
+                    f"index version {current or '(CURRENT missing)'} is damaged; serving "
+                    f"{name} (run `qa verify`)"
+                )
+                logger.error("%s", self.damage)
+                return snapshot
+            raise
+        self._refused, self.damage = None, None
+        return snapshot
+
+    def _load_named(self, name: str | None) -> IndexSnapshot:
         return load_snapshot(
             self.store,
             self.embedder.dimensions,
             self.embedder.describe(),
             self.chunking.as_dict(),
+            name=name,
+        )
+
+    def _is_stale(self, snapshot: IndexSnapshot) -> bool:
+        """Whether a newer version than `snapshot` is published (and not known to be damaged)."""
+        current = self.store.current_name()
+        return current != snapshot.manifest_name and (
+            self._refused is None or current != self._refused
         )
 
     def _prepare(self, manifest: Manifest) -> None:
@@ -151,9 +193,7 @@ class QAService:
         current = self._snapshot
         if current is None:
             return self.refresh()
-        if self.store.current_name() != current.manifest_name and self._reload_lock.acquire(
-            blocking=False
-        ):
+        if self._is_stale(current) and self._reload_lock.acquire(blocking=False):
             threading.Thread(target=self._reload_in_background, name="reload", daemon=True).start()
         return current
 
@@ -172,7 +212,7 @@ class QAService:
 
     def _reload_if_stale(self) -> IndexSnapshot:
         snapshot = self._snapshot
-        if snapshot is None or self.store.current_name() != snapshot.manifest_name:
+        if snapshot is None or self._is_stale(snapshot):
             if snapshot is not None:
                 self.reloads += 1
             snapshot = self._snapshot = self._load()
@@ -236,7 +276,9 @@ class QAService:
     def status(self) -> IndexStatus:
         """How many documents and chunks the loaded version holds, and its number."""
         snapshot = self.snapshot
-        return IndexStatus(len(snapshot.documents), len(snapshot.chunks), snapshot.version)
+        return IndexStatus(
+            len(snapshot.documents), len(snapshot.chunks), snapshot.version, self.damage
+        )
 
     def close(self) -> None:
         """Release the embedder's thread, if it has one."""

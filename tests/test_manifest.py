@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.errors import IndexMismatch, UnreadableDocument
+from index.errors import IndexDamaged, IndexMismatch
 from index.manifest import (
     FORMAT_VERSION,
     DocumentEntry,
@@ -49,7 +49,7 @@ def test_segments_are_read_without_the_format_check() -> None:
 
 
 def test_a_damaged_manifest_is_unreadable_naming_its_file() -> None:
-    with pytest.raises(UnreadableDocument, match=r"index manifest m\.json is unreadable"):
+    with pytest.raises(IndexDamaged, match=r"manifest m\.json is unreadable"):
         decode_manifest('{"format": 3, "version": 1', "m.json")
-    with pytest.raises(UnreadableDocument, match=r"index manifest m\.json is unreadable"):
+    with pytest.raises(IndexDamaged, match=r"manifest m\.json is unreadable"):
         decode_manifest(f'{{"format": {FORMAT_VERSION}}}', "m.json")

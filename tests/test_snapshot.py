@@ -9,6 +9,7 @@ import pytest
 from index.build import ChunkingConfig, apply_changes
 from index.documents import Document
 from index.embedding import Embedder
+from index.errors import IndexDamaged
 from index.snapshot import load_snapshot
 from index.store import IndexStore
 
@@ -23,7 +24,7 @@ def test_a_reader_retries_when_the_version_it_read_is_collected(
     read_segment = store.read_segment
     calls: list[str] = []
 
-    def read_segment_after_two_publishes(name, live):  # type: ignore[no-untyped-def]
+    def read_segment_after_two_publishes(name, live, record=None):  # type: ignore[no-untyped-def]
         if not calls:
             calls.append("publishing")
             # Two versions published between reading CURRENT and the segments: the
@@ -32,7 +33,7 @@ def test_a_reader_retries_when_the_version_it_read_is_collected(
                 doc = Document("a.txt", text)
                 apply_changes(store, embedder, CHUNKING, upserts=[doc, Document(f"{n}", text)])
         calls.append(name)
-        return read_segment(name, live)
+        return read_segment(name, live, record)
 
     monkeypatch.setattr(store, "read_segment", read_segment_after_two_publishes)
     snapshot = load_snapshot(store, embedder.dimensions)
@@ -51,5 +52,5 @@ def test_a_missing_segment_of_the_current_version_is_an_error(
     apply_changes(store, embedder, CHUNKING, upserts=[Document("a.txt", "Alpha is first.")])
     for path in store.segments_dir.glob("*/vectors.npy"):
         path.unlink()
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(IndexDamaged, match=r"segments/seg-00000001/vectors\.npy is missing"):
         load_snapshot(store, embedder.dimensions)

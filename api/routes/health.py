@@ -27,7 +27,9 @@ async def readyz(request: Request) -> HealthResponse | JSONResponse:
         return JSONResponse(body.model_dump(), status_code=503)
     status = service.status()
     return HealthResponse(
-        status="ready",
+        # Degraded: the published version is damaged and an older one is served.
+        status="degraded" if status.damage else "ready",
+        detail=status.damage,
         documents=status.documents,
         chunks=status.chunks,
         index_version=status.version,
