@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -15,6 +15,15 @@ from qa.ingest import ItemOutcome
 MAX_QUESTION_CHARS = 2000
 MAX_FILTER_DOCUMENTS = 1000
 DOC_IDS_DESCRIPTION = "Search only these documents (their doc_id); every document when omitted."
+
+
+# The schema says what the validators check (inside each branch of `X | None`, where
+# generated clients look): ids the service issued, and non-empty lists of non-empty ids.
+ConversationId = Annotated[str, Field(max_length=64, json_schema_extra={"format": "uuid"})]
+DocIdList = Annotated[
+    list[Annotated[str, Field(json_schema_extra={"pattern": r"\S"})]],
+    Field(max_length=MAX_FILTER_DOCUMENTS, json_schema_extra={"minItems": 1}),
+]
 
 
 def _doc_ids(value: list[str] | None) -> list[str] | None:
@@ -39,14 +48,15 @@ def text_schema(max_chars: int | None = None) -> dict[str, Any]:
     return schema
 
 
-# What validate_doc_id accepts: no separators, control or format characters, '.' or '..'
-# (the format characters beyond the BMP are not listed: generated clients rarely send them).
+# What validate_doc_id accepts (a little tighter: no leading '.' or space), in a pattern
+# generated clients can use: no separators, control or common format characters.
+_DOC_ID_CHAR = (
+    r"/\\\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
+)
 DOC_ID_SCHEMA: dict[str, Any] = {
     "minLength": 1,
     "maxLength": MAX_DOC_ID_CHARS,
-    "pattern": r"^(?!\s*$)(?!\.\.?$)[^/\\\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c"
-    r"\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-    r"\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]+$",
+    "pattern": rf"^[^\s.{_DOC_ID_CHAR}][^{_DOC_ID_CHAR}]*$",
 }
 
 
@@ -68,15 +78,11 @@ class AskRequest(BaseModel):
     top_k: int | None = Field(
         None, ge=1, le=50, description="Passages retrieved to answer it (default QA_TOP_K)."
     )
-    conversation_id: str | None = Field(
+    conversation_id: ConversationId | None = Field(
         None,
-        max_length=64,
         description="Ask as a follow-up in this conversation; a new one is started when omitted.",
-        json_schema_extra={"format": "uuid"},
     )
-    doc_ids: list[str] | None = Field(
-        None, max_length=MAX_FILTER_DOCUMENTS, description=DOC_IDS_DESCRIPTION
-    )
+    doc_ids: DocIdList | None = Field(None, description=DOC_IDS_DESCRIPTION)
 
     @field_validator("question")
     @classmethod
@@ -123,9 +129,7 @@ class SearchRequest(BaseModel):
         json_schema_extra=text_schema(MAX_QUESTION_CHARS),
     )
     top_k: int = Field(10, ge=1, le=50, description="How many passages to return.")
-    doc_ids: list[str] | None = Field(
-        None, max_length=MAX_FILTER_DOCUMENTS, description=DOC_IDS_DESCRIPTION
-    )
+    doc_ids: DocIdList | None = Field(None, description=DOC_IDS_DESCRIPTION)
 
     @field_validator("query")
     @classmethod

@@ -16,7 +16,14 @@ from api.schemas import (
     DocumentResults,
     DocumentSummaryOut,
 )
-from api.uploads import UploadedFile, close_all, read_body, read_uploads, too_large_message
+from api.uploads import (
+    MAX_FILES_PER_REQUEST,
+    UploadedFile,
+    close_all,
+    read_body,
+    read_uploads,
+    too_large_message,
+)
 from index.documents import validate_doc_id
 from index.errors import DocumentTooLarge, InvalidInput, UnsupportedFormat
 from qa.ingest import IngestItem, ItemResult, file_item, first_refusal, ingest, text_item
@@ -38,7 +45,12 @@ _UPLOAD_BODY = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "minItems": 1,
+                            "maxItems": MAX_FILES_PER_REQUEST,
+                        },
                         "title": {
                             "type": "string",
                             "description": "The title of the one file sent (default: its "
