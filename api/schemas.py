@@ -107,6 +107,17 @@ class CitationOut(BaseModel):
     page: int | None = Field(None, description="The page the excerpt starts on (PDFs).")
 
 
+class CorrectionOut(BaseModel):
+    """A word of the question read as another that the documents use."""
+
+    kind: Literal["spelling", "alias", "variant"] = Field(
+        description="spelling: a typo corrected to the documents' word; alias: an acronym or "
+        "its expansion; variant: a related form (Africa, African)."
+    )
+    source: str = Field(description="As asked.")
+    target: str = Field(description="As the documents say it.")
+
+
 class AskResponse(BaseModel):
     """An answer quoting the documents, or an abstention (answered false, no citations)."""
 
@@ -118,6 +129,15 @@ class AskResponse(BaseModel):
     )
     removed_sentences: int | None = Field(
         None, description="Written answers only: sentences dropped as unsupported by the excerpts."
+    )
+    corrections: list[CorrectionOut] = Field(
+        default_factory=list,
+        description="How words of the question were read (typos corrected, acronyms expanded).",
+    )
+    scope: list[str] = Field(
+        default_factory=list,
+        description="The documents the question named (by speaker, country or title) and was "
+        "answered from; empty when it named none.",
     )
 
 

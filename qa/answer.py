@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -10,9 +13,11 @@ from index.embedding import Embedder
 from index.snapshot import IndexSnapshot
 from index.store import Chunk
 from index.text import tokenize
-from qa.abstention import AbstentionModel, TermWeights, passage_overlap, unknown_share
+from qa.abstention import UNRELATED_SENTENCES, AbstentionModel, has_number, wants_number
+from qa.aliases import Bridge, Bridged, GroupWeights, Rewrite, TermGroup, names
 from qa.cache import SentenceEmbeddingCache
 from qa.retrieval import Hit, Retriever
+from qa.scope import DocumentCatalog, Scope
 
 NO_ANSWER = "The documents do not answer this question."
 
@@ -39,6 +44,10 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     # P(the evidence answers), compared with the abstention threshold.
     confidence: float = 0.0
+    # Words of the question read as others the documents use (acronyms, typos, variants).
+    rewrites: tuple[Rewrite, ...] = ()
+    # The documents the question named (by speaker, country or title), when it named some.
+    scope: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,19 @@ class AnswerConfig:
     max_embedded_sentences: int = 8
     # Abstain when the estimated probability that the evidence answers is below its threshold.
     abstention: AbstentionModel = field(default_factory=AbstentionModel)
+    # "What else?": the conversation's topic is known to be answered, so the next sentences not
+    # cited yet need only this share of the abstention threshold.
+    more_threshold_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a question was read: the documents it names, its topic, and its bridged words."""
+
+    scope: Scope
+    bridged: Bridged
+    # The documents searched: the request's filter narrowed by those the question names.
+    doc_ids: frozenset[str] | None
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,80 @@ class Evidence:
     candidates: list[SentenceCandidate]
     features: tuple[float, ...]
     probability: float
+    reading: Reading | None = None
+
+
+def key_terms_missing(
+    snapshot: IndexSnapshot,
+    asked: str,
+    groups: Sequence[TermGroup],
+    rows: np.ndarray | None = None,
+) -> float:
+    """1 when a name or number of asked (the question's, within its topic) occurs nowhere in
+    the documents searched (rows: their chunks; None: all).
+
+    "Does China support the Taliban?" asks about the Taliban: a collection that never names
+    them cannot answer, however close its sentences about China's support are.
+    """
+    by_term = {g.term: g for g in groups}
+
+    def present(tokens: Iterable[str]) -> bool:
+        for token in tokens:
+            scores = snapshot.keywords.scores([token])
+            found = scores if rows is None else scores[rows]
+            if not len(found) or float(found.max()) <= 0:
+                return False
+        return True
+
+    for word in asked.split():
+        for token in tokenize(word):
+            group = by_term.get(token, TermGroup(token))
+            if not present([token]) and not any(present(a) for a in group.alternatives):
+                return 1.0
+    return 0.0
+
+
+def best_passage(hits: Sequence[Hit], best: SentenceCandidate) -> str:
+    """The text of the best-scored chunk holding the best sentence."""
+    for hit in hits:
+        if hit.doc_id == best.doc_id and hit.chunk.start <= best.start < hit.chunk.end:
+            return hit.text
+    return best.text
+
+
+def key_terms_outside(asked: str, groups: Sequence[TermGroup], passage: str) -> float:
+    """The share of the names and numbers of asked that the best sentence's passage lacks.
+
+    "How much will be flooded by 2030?" met by a passage about 2050 misses its number.
+    """
+    words = asked.split()
+    if not words:
+        return 0.0
+    present = set(tokenize(passage))
+    by_term = {g.term: g for g in groups}
+    missing = 0
+    for word in words:
+        tokens = tokenize(word)
+        if tokens and not all(by_term.get(t, TermGroup(t)).found_in(present) for t in tokens):
+            missing += 1
+    return missing / len(words)
+
+
+class VersionAids:
+    """What reading questions needs of one published version, built at first use."""
+
+    def __init__(self, snapshot: IndexSnapshot) -> None:
+        self.snapshot = snapshot
+        self.bridge = Bridge(snapshot)
+        self._catalog: DocumentCatalog | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def catalog(self) -> DocumentCatalog:
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = DocumentCatalog(self.snapshot.documents)
+            return self._catalog
 
 
 class Answerer:
@@ -102,6 +198,9 @@ class Answerer:
         self.config = config or AnswerConfig()
         self.sentence_vectors = SentenceEmbeddingCache(embedder)
         self.abstention = self.config.abstention
+        self._aids: VersionAids | None = None
+        self._aids_lock = threading.Lock()
+        self._unrelated: np.ndarray | None = None
 
     def candidates(
         self,
@@ -110,12 +209,40 @@ class Answerer:
         top_k: int,
         embedded: int | None = None,
         doc_ids: frozenset[str] | None = None,
+        interpret: bool = False,
     ) -> list[SentenceCandidate]:
         """Sentences of the top_k chunks, scored, best first.
 
-        At most `embedded` (default: the config's max_embedded_sentences) are scored.
+        At most `embedded` (default: the config's max_embedded_sentences) are scored; with
+        interpret, the question is read as answer() reads it (names, topic, aliases).
         """
-        return self.evidence(snapshot, question, top_k, embedded, doc_ids).candidates
+        return self.evidence(snapshot, question, top_k, embedded, doc_ids, interpret).candidates
+
+    def aids(self, snapshot: IndexSnapshot) -> VersionAids:
+        """The reading aids of snapshot's version (replaced when a new version is asked)."""
+        with self._aids_lock:
+            aids = self._aids
+            if aids is None or aids.snapshot is not snapshot:
+                aids = self._aids = VersionAids(snapshot)
+            return aids
+
+    def read(
+        self, snapshot: IndexSnapshot, question: str, doc_ids: frozenset[str] | None = None
+    ) -> Reading:
+        """The documents question names, its topic, and the words bridged to the collection."""
+        aids = self.aids(snapshot)
+        scope = aids.catalog.scope(question)
+        searched = doc_ids
+        if scope.doc_ids is not None:
+            narrowed = scope.doc_ids if doc_ids is None else scope.doc_ids & doc_ids
+            searched = narrowed or doc_ids
+        topic = scope.topic if tokenize(scope.topic) else question
+        bridged = aids.bridge.bridge(topic)
+        if scope.neutral and scope.neutral != topic:
+            # The model reads the question as asked, names aside; terms come from the topic.
+            asked = aids.bridge.bridge(scope.neutral)
+            bridged = replace(bridged, query=asked.query, rewrites=asked.rewrites)
+        return Reading(scope, bridged, searched)
 
     def evidence(
         self,
@@ -124,35 +251,90 @@ class Answerer:
         top_k: int,
         embedded: int | None = None,
         doc_ids: frozenset[str] | None = None,
+        interpret: bool = True,
+        exclude: frozenset[tuple[str, int, int]] = frozenset(),
     ) -> Evidence:
         """Retrieve (from doc_ids only, when given), score the sentences, and estimate whether
-        they answer the question."""
-        query_vector = self.retriever.embed_query(question)
+        they answer the question.
+
+        With interpret, the question is read first (the documents it names, its topic, its
+        aliases and typos); exclude holds sentences already cited, never candidates again.
+        """
+        reading = self.read(snapshot, question, doc_ids) if interpret else None
+        if reading is None:
+            query, searched = question, doc_ids
+            groups = tuple(TermGroup(t) for t in dict.fromkeys(tokenize(question)))
+            tokens: list[str] | None = None
+        else:
+            query, searched = reading.bridged.query, reading.doc_ids
+            groups, tokens = reading.bridged.groups, reading.bridged.tokens
+        if reading is not None and reading.scope.overview:
+            query_vector = self.centroid(snapshot, searched)
+        else:
+            query_vector = self.retriever.embed_query(query)
         hits = self.retriever.search(
-            snapshot, question, top_k, query_vector=query_vector, doc_ids=doc_ids
+            snapshot,
+            query,
+            top_k,
+            query_vector=query_vector,
+            doc_ids=searched,
+            query_tokens=tokens,
         )
-        candidates = self.score_sentences(snapshot, question, query_vector, hits, embedded)
+        weights = GroupWeights(snapshot, groups)
+        candidates = self.score_sentences(snapshot, weights, query_vector, hits, embedded, exclude)
         if not candidates:
-            return Evidence(hits, candidates, (), 0.0)
-        terms = set(tokenize(question))
+            return Evidence(hits, candidates, (), 0.0, reading)
         best = candidates[0]
+        topic = reading.scope.topic if reading is not None else question
+        numbers = re.findall(r"\b\d[\d,.]*\d\b|\b\d\b", topic)
+        asked = " ".join([*(w for w in sorted(names(question)) if w in topic), *numbers])
         features = (
             best.similarity,
+            best.similarity - self.unrelated_similarity(query_vector),
             best.overlap,
-            best.chunk_score,
-            max(h.dense for h in hits),
-            unknown_share(snapshot, terms),
-            passage_overlap(snapshot, terms, [h.text for h in hits]),
+            max(weights.share(set(tokenize(h.text))) for h in hits),
+            weights.known_share(snapshot),
+            key_terms_missing(
+                snapshot,
+                asked,
+                groups,
+                None if searched is None else self.retriever.document_rows(snapshot).of(searched),
+            ),
+            key_terms_outside(asked, groups, best_passage(hits, best)),
+            float(wants_number(question) and not has_number(best.text)),
         )
-        return Evidence(hits, candidates, features, self.abstention.probability(features))
+        probability = self.abstention.probability(features)
+        if reading is not None and reading.scope.overview:
+            probability = 1.0  # "What did Brazil say?" is answered by the speech itself
+        return Evidence(hits, candidates, features, probability, reading)
+
+    def unrelated_similarity(self, query_vector: np.ndarray) -> float:
+        """The mean similarity of the question to sentences about other subjects."""
+        with self._aids_lock:
+            if self._unrelated is None:
+                self._unrelated = self.embedder.embed_batch(list(UNRELATED_SENTENCES))
+            unrelated = self._unrelated
+        return float((unrelated @ query_vector[0]).mean())
+
+    def centroid(self, snapshot: IndexSnapshot, doc_ids: frozenset[str] | None) -> np.ndarray:
+        """The mean direction of the documents' chunks: what they are mostly about."""
+        if doc_ids is None:
+            rows = np.arange(len(snapshot.chunks), dtype=np.int64)
+        else:
+            rows = self.retriever.document_rows(snapshot).of(doc_ids)
+        if not len(rows):
+            return np.zeros((1, self.embedder.dimensions), np.float32)
+        mean = snapshot.vectors.reconstruct(rows).mean(axis=0)
+        return (mean / max(float(np.linalg.norm(mean)), 1e-9))[None, :].astype(np.float32)
 
     def score_sentences(
         self,
         snapshot: IndexSnapshot,
-        question: str,
+        weights: GroupWeights,
         query_vector: np.ndarray,
         hits: list[Hit],
         embedded: int | None = None,
+        exclude: frozenset[tuple[str, int, int]] = frozenset(),
     ) -> list[SentenceCandidate]:
         """Score the sentences of hits against the question (at most `embedded` of them)."""
         chunk_score: dict[tuple[str, int, int], float] = {}
@@ -161,13 +343,14 @@ class Answerer:
         for hit in hits:
             for number, (start, end) in enumerate(hit.chunk.sentences):
                 key = (hit.doc_id, start, end)
+                if key in exclude:
+                    continue
                 chunk_score[key] = max(chunk_score.get(key, -1.0), hit.score)
                 stored_at.setdefault(key, (hit.chunk, number))
         if not chunk_score:
             return []
         config = self.config
-        # The IDF-weighted share of the question's terms that each sentence contains.
-        weights = TermWeights(snapshot, set(tokenize(question)))
+        # The IDF-weighted share of the question's terms (or their aliases) each sentence has.
         keys = list(chunk_score)
         texts = [snapshot.text(doc_id, start, end) for doc_id, start, end in keys]
         overlaps = [weights.share(set(tokenize(text))) for text in texts]
@@ -263,14 +446,25 @@ class Answerer:
         question: str,
         top_k: int = 8,
         doc_ids: frozenset[str] | None = None,
+        exclude: frozenset[tuple[str, int, int]] = frozenset(),
     ) -> Answer:
         """Answer question from snapshot (from doc_ids only, when given), or abstain when the
-        evidence is weak."""
-        evidence = self.evidence(snapshot, question, top_k, doc_ids=doc_ids)
+        evidence is weak. Sentences in exclude (cited before) are not cited again."""
+        evidence = self.evidence(snapshot, question, top_k, doc_ids=doc_ids, exclude=exclude)
         confidence = round(evidence.probability, 4)
-        chosen = [] if confidence < self.abstention.threshold else self.select(evidence.candidates)
+        reading = evidence.reading
+        rewrites = reading.bridged.rewrites if reading is not None else ()
+        scope = (
+            tuple(sorted(reading.doc_ids))
+            if reading is not None and reading.scope.doc_ids is not None and reading.doc_ids
+            else ()
+        )
+        threshold = self.abstention.threshold
+        if exclude:
+            threshold *= self.config.more_threshold_share
+        chosen = [] if confidence < threshold else self.select(evidence.candidates)
         if not chosen:
-            return Answer(answered=False, text=NO_ANSWER, citations=[], confidence=confidence)
+            return Answer(False, NO_ANSWER, [], confidence, rewrites, scope)
         citations = [
             Citation(n, c.doc_id, c.text, c.start, c.end, round(c.score, 4))
             for n, c in enumerate(chosen, start=1)
@@ -279,4 +473,4 @@ class Answerer:
         text = " ".join(
             f"\u201c{c.text}\u201d [{n}]" for n, c in enumerate(chosen, start=1) if c in quoted
         )
-        return Answer(answered=True, text=text, citations=citations, confidence=confidence)
+        return Answer(True, text, citations, confidence, rewrites, scope)

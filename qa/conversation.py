@@ -10,6 +10,7 @@ new question cannot borrow an answer from the conversation's topic.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,13 @@ ANAPHORS = frozenset(
 )
 # Openings that continue the previous question rather than start a new one.
 CONTINUATIONS = ("and ", "but ", "also ", "so ", "then ", "or ", "what about ", "how about ")
+# A follow-up asking for more ("What else...?", "Why?") gets sentences not cited yet.
+MORE = re.compile(
+    r"\b(?:else|more|other|others|another|further|besides|additionally)\b|^\W*why\b",
+    re.IGNORECASE,
+)
+# Pronouns that point back at the previous answer's speaker, so at its documents.
+SPEAKER_PRONOUNS = frozenset("he she him her his hers".split())
 # Words that ask for more of the same; they name no topic of their own.
 FILLER = frozenset(
     "particular particularly specifically specific exactly example instance else more detail "
@@ -40,7 +48,11 @@ class AskFn(Protocol):
     """Answers a query: the service's extractive answer, or a generator's."""
 
     def __call__(
-        self, question: str, top_k: int = 8, doc_ids: Collection[str] | None = None
+        self,
+        question: str,
+        top_k: int = 8,
+        doc_ids: Collection[str] | None = None,
+        exclude: Collection[tuple[str, int, int]] = (),
     ) -> Answer: ...
 
 
@@ -167,12 +179,38 @@ def answer_in_context(
     """
     ask = ask or service.ask
     resolved = resolve(service.snapshot, question, history, config)
-    if resolved.query != question:
-        answer = ask(resolved.query, top_k, doc_ids)
-        if addresses(answer, question):
+    exclude: frozenset[tuple[str, int, int]] = frozenset()
+    if resolved.follow_up:
+        earlier = earlier_answers(service, history, top_k, config, ask, doc_ids)
+        if MORE.search(question):
+            exclude = frozenset((c.doc_id, c.start, c.end) for a in earlier for c in a.citations)
+        words = {w.lower() for w in _WORD.findall(question)}
+        if words & SPEAKER_PRONOUNS and earlier and earlier[-1].citations:
+            # "What did he say about X?": the speaker of the previous answer.
+            speakers = {c.doc_id for c in earlier[-1].citations[:1]}
+            doc_ids = speakers if doc_ids is None else (set(doc_ids) & speakers) or doc_ids
+    if resolved.query != question or exclude:
+        answer = ask(resolved.query, top_k, doc_ids, exclude)
+        if exclude or addresses(answer, question):
             return TurnAnswer(answer, resolved)
     alone = ResolvedQuestion(question, question, follow_up=resolved.follow_up)
     return TurnAnswer(ask(question, top_k, doc_ids), alone)
+
+
+def earlier_answers(
+    service: QAService,
+    history: Sequence[str],
+    top_k: int,
+    config: FollowUpConfig | None,
+    ask: AskFn,
+    doc_ids: Collection[str] | None,
+) -> list[Answer]:
+    """The answers the earlier questions got, oldest first (from the answer cache, mostly)."""
+    answers = []
+    for n, earlier in enumerate(history):
+        query = resolve(service.snapshot, earlier, history[:n], config).query
+        answers.append(ask(query, top_k, doc_ids))
+    return answers
 
 
 class ConversationalQA:

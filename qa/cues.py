@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from index.text import HYPHENATED_WORD as _WORD
 from index.text import tokenize
+
+# Names and acronyms are matched by the one mechanism questions use too (qa/aliases.py).
+from qa.aliases import abbreviates as abbreviates
+from qa.aliases import name_phrases as name_phrases
+from qa.aliases import names as names
 
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|\d+(?:\.\d+)?")
 _NUMBER_WORDS = {
@@ -15,8 +20,6 @@ _NUMBER_WORDS = {
     "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
     "half": "0.5", "once": "1", "twice": "2", "single": "1", "double": "2", "triple": "3",
 }  # fmt: skip
-# Words that sit lower-case inside a proper name ("Convention against Crime").
-_NAME_JOINERS = frozenset("of the and for on against in to de la du von van".split())
 
 # Words that negate the statement they are in. Matched on lower-cased words, unstemmed.
 _NEGATIONS = frozenset(
@@ -123,71 +126,6 @@ def opposite_polarity(claim_terms: set[str], evidence_terms: set[str]) -> bool:
         if len(sides) == 1 and other and not other & sides:
             return True
     return False
-
-
-def names(text: str) -> set[str]:
-    """Words that look like names: capitalised after the first word, all-caps, or with digits."""
-    found: set[str] = set()
-    for i, match in enumerate(_WORD.finditer(text)):
-        word = match.group(0)
-        has_upper_inside = any(c.isupper() for c in word[1:])
-        has_digit = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
-        if has_upper_inside or has_digit or (i > 0 and word[0].isupper()):
-            found.add(word)
-    return found
-
-
-def name_phrases(text: str) -> list[list[str]]:
-    """Runs of capitalised words (with joiners such as "of"), as word lists."""
-    phrases: list[list[str]] = []
-    for clause in re.split(r"[,;:.!?()\[\]\"“”]", text):
-        current: list[str] = []
-        for word in [*_WORD.findall(clause), ""]:
-            if word and (word[0].isupper() or (current and word.lower() in _NAME_JOINERS)):
-                current.append(word)
-            else:
-                current = _strip_joiners(current)
-                if len(current) >= 2:
-                    phrases.append(current)
-                current = []
-    return phrases
-
-
-def _strip_joiners(phrase: list[str]) -> list[str]:
-    while phrase and phrase[-1].lower() in _NAME_JOINERS:
-        phrase = phrase[:-1]
-    return phrase
-
-
-def abbreviates(short: str, phrase: list[str]) -> bool:
-    """True when short is spelled by prefixes of phrase's words in order, from two or more words.
-
-    "UN" abbreviates "United Nations", "INTERPOL" "International Criminal Police
-    Organization" (Inter- + Pol-). Words may be skipped; joiners like "of" often are.
-    """
-    letters = "".join(c for c in short.lower() if c.isalnum())
-    words = [w.lower() for w in phrase]
-    if len(letters) < 2 or len(words) < 2:
-        return False
-
-    @cache
-    def match(i: int, w: int, used: int) -> bool:
-        if i == len(letters):
-            return used >= 2
-        for k in range(w, len(words)):
-            word = words[k]
-            # The first letter must open the first word used; later words start where a
-            # prefix of theirs continues the letters.
-            if k > w and i == 0:
-                return False
-            n = 0
-            while n < len(word) and i + n < len(letters) and word[n] == letters[i + n]:
-                n += 1
-                if match(i + n, k + 1, used + 1):
-                    return True
-        return False
-
-    return any(match(0, start, 0) for start in range(len(words)))
 
 
 def alias_terms(claim: str, evidence: str) -> set[str]:

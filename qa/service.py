@@ -218,20 +218,29 @@ class QAService:
             snapshot = self._snapshot = self._load()
         return snapshot
 
-    def ask(self, question: str, top_k: int = 8, doc_ids: Collection[str] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 8,
+        doc_ids: Collection[str] | None = None,
+        exclude: Collection[tuple[str, int, int]] = (),
+    ) -> Answer:
         """An answer with verbatim citations (with their page, for PDFs), or an abstention.
 
-        With doc_ids, only those documents are searched (DocumentNotFound names any unknown).
+        With doc_ids, only those documents are searched (DocumentNotFound names any unknown);
+        sentences in exclude, (doc_id, start, end), are not cited (they were, earlier).
         Repeated questions come from the cache, keyed by the published version's manifest name,
         which changes with any document change.
         """
         snapshot = self.snapshot
         selected = known_documents(snapshot, doc_ids)
+        excluded = frozenset(exclude)
         return self.answers.get_or_compute(
             snapshot.manifest_name,
-            (question, top_k, selected),
+            (question, top_k, selected, excluded),
             lambda: with_pages(
-                self.answerer.answer(snapshot, question, top_k, doc_ids=selected), snapshot
+                self.answerer.answer(snapshot, question, top_k, doc_ids=selected, exclude=excluded),
+                snapshot,
             ),
         )
 
@@ -258,7 +267,7 @@ class QAService:
         """The sentences of the best top_k chunks, scored as answers to question, best first."""
         snapshot = self.snapshot
         return self.answerer.candidates(
-            snapshot, question, top_k, doc_ids=known_documents(snapshot, doc_ids)
+            snapshot, question, top_k, doc_ids=known_documents(snapshot, doc_ids), interpret=True
         )
 
     def evidence(self, question: str, top_k: int = 8) -> Evidence:

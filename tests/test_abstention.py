@@ -7,7 +7,7 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.abstention import AbstentionModel
+from qa.abstention import FEATURES, AbstentionModel
 
 
 def test_probability_is_the_logistic_of_the_weighted_sum() -> None:
@@ -16,11 +16,24 @@ def test_probability_is_the_logistic_of_the_weighted_sum() -> None:
     assert model.probability((1e9, 0.0)) == pytest.approx(1.0)
 
 
-def test_more_similarity_never_lowers_the_probability() -> None:
+def features(similarity: float, unrelated: float = 0.1, **named: float) -> tuple[float, ...]:
+    """A feature row: the best sentence's similarity, what unrelated text scores, the rest."""
+    values = {"overlap": 0.5, "passage_overlap": 0.5, "known": 1.0} | named
+    row = {"similarity": similarity, "margin": similarity - unrelated, **values}
+    return tuple(row.get(name, 0.0) for name in FEATURES)
+
+
+def test_a_more_similar_sentence_never_lowers_the_probability() -> None:
     model = AbstentionModel()
-    low = model.probability((0.3, 0.5, 0.5, 0.5, 0.0, 0.5))
-    high = model.probability((0.8, 0.5, 0.5, 0.5, 0.0, 0.5))
-    assert high > low
+    assert model.probability(features(0.8)) > model.probability(features(0.3))
+    # The same sentence counts for less when unrelated text scores as high for the question.
+    assert model.probability(features(0.5, 0.1)) > model.probability(features(0.5, 0.4))
+
+
+@pytest.mark.parametrize("signal", ["key_outside_passage", "number_missing"])
+def test_a_missing_name_or_number_lowers_the_probability(signal: str) -> None:
+    model = AbstentionModel()
+    assert model.probability(features(0.6, **{signal: 1.0})) < model.probability(features(0.6))
 
 
 def test_words_the_collection_never_uses_push_towards_abstaining(seed_client: TestClient) -> None:

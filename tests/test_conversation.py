@@ -12,6 +12,7 @@ from index.embedding import SentenceTransformerEmbedder
 from index.store import IndexStore
 from qa.answer import Answer
 from qa.conversation import (
+    MORE,
     ConversationalQA,
     addresses,
     answer_in_context,
@@ -115,8 +116,7 @@ def test_a_new_unanswerable_question_does_not_borrow_the_topic(service: QAServic
     question = "And Brazil?"
     resolved = resolve(service.snapshot, question, history)
     borrowed = service.ask(resolved.query)
-    # The topic's terms alone would make an answer; the check against the question refuses it.
-    assert borrowed.answered is True
+    # Whether or not the topic's terms alone make an answer, none addresses the question.
     assert addresses(borrowed, question) is False
     result = answer_in_context(service, question, history)
     assert result.answer.answered is False
@@ -192,3 +192,22 @@ def test_standalone_questions_after_an_unrelated_turn(service: QAService) -> Non
     ]
     assert len(questions) == 11
     assert changed == []
+
+
+def test_what_else_gives_sentences_not_cited_yet(service: QAService) -> None:
+    first = answer_in_context(service, "What does China oppose?", []).answer
+    assert first.answered
+    more = answer_in_context(service, "What else must we oppose?", ["What does China oppose?"])
+    assert more.answer.answered and more.resolved.follow_up
+    cited_before = {(c.start, c.end) for c in first.citations}
+    assert cited_before.isdisjoint((c.start, c.end) for c in more.answer.citations)
+    for citation in more.answer.citations:
+        assert SEED_TEXT[citation.start : citation.end] == citation.text
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [("What else?", True), ("Why?", True), ("Anything more on that?", True), ("Who?", False)],
+)
+def test_requests_for_more_are_recognised(question: str, expected: bool) -> None:
+    assert bool(MORE.search(question)) is expected

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import ChatDep, RunnerDep, SettingsDep
 from api.errors import ERROR_RESPONSES
-from api.schemas import AskRequest, AskResponse, CitationOut
+from api.schemas import AskRequest, AskResponse, CitationOut, CorrectionOut
 from qa.generate import removed_sentences
 
 router = APIRouter(tags=["ask"], responses=ERROR_RESPONSES)
@@ -38,4 +38,6 @@ async def ask(
         citations=[CitationOut(**asdict(c)) for c in answer.citations],
         conversation_id=conversation_id,
         removed_sentences=removed_sentences(answer),
+        corrections=[CorrectionOut(**asdict(r)) for r in answer.rewrites],
+        scope=list(answer.scope),
     )

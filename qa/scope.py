@@ -1,0 +1,286 @@
+"""Which documents a question is about, and what it asks about them.
+
+"What did Brazil say about the Amazon?" names whose words it wants (Brazil's speech) and a topic
+(the Amazon). A document is named by its speaker (the name its title opens with, "Zhang Jun: ...",
+or that says things in it, "Zhang Jun said"), its country (the UN corpus's `iso3`, or for a
+statement without one the country it speaks for most) or its title; countries are named by
+pycountry's names and countryinfo's demonyms, capitals and other spellings, not a hand list.
+The named documents restrict the search, and the naming words leave the topic, so that the
+topic alone decides which sentence is cited. "He", "the ambassador" or "the speaker" name the
+speaker of whichever document answers: they leave the topic too but restrict nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+import pycountry
+from countryinfo import CountryInfo
+
+from index.store import StoredDocument
+from index.text import WORD, tokenize
+
+_WORD = WORD
+# Words that refer to the speaker or the document without naming it.
+SPEAKER_WORDS = frozenset(
+    "he she him her his hers ambassador speaker representative delegate author statement speech "
+    "remarks address envoy minister delegation".split()
+)
+# Words that frame a question about what someone said ("what did X say about Y").
+FRAME_WORDS = frozenset(
+    "say says said saying tell tells told talk talks talked speak speaks spoke mention mentions "
+    "mentioned think thinks thought stress stressed".split()
+)
+# A name right after one of these is what the question asks about, not whose words it wants.
+TOPIC_MARKERS = frozenset(
+    "about on of regarding concerning toward towards against with to in for from by mention "
+    "mentions mentioned support supports supported oppose opposes opposed help helps".split()
+)
+# "What did Macron say about ...": a capitalised subject of a speech verb is whose words the
+# question wants, even when no document names that speaker (the UN corpus names none).
+_SPEAKER_FRAME = re.compile(
+    r"\b(?:did|does|do|has|have|had|will|would)\s+((?:[A-Z][\w'’.-]*\s+){1,3})"
+    r"(?=(?:" + "|".join(sorted(FRAME_WORDS)) + r")\b)"
+)
+# A speaker's name is followed by one of these in a statement ("Zhang Jun said that ...").
+SPEECH_VERBS = ("said", "stressed", "pointed out", "noted", "stated", "added", "emphasized")
+# A country the statement names this often, and more than any other, is the one it speaks for.
+MIN_COUNTRY_MENTIONS = 3
+
+
+@cache
+def country_names() -> dict[str, tuple[str, ...]]:
+    """iso3 -> the names, demonyms and capitals that refer to that country (lower case)."""
+    names: dict[str, set[str]] = {}
+    for country in pycountry.countries:
+        found = names.setdefault(country.alpha_3, set())
+        for attribute in ("name", "official_name", "common_name"):
+            value = getattr(country, attribute, None)
+            if value:
+                found.add(value.lower())
+    for info in CountryInfo.all().values():
+        iso3 = (info.get("ISO") or {}).get("alpha3")
+        if not iso3 or iso3 not in names:
+            continue
+        found = names[iso3]
+        for value in (info.get("name"), info.get("demonym"), info.get("capital")):
+            if value:
+                found.add(str(value).lower())
+        for spelling in info.get("altSpellings") or ():
+            # Two-letter codes ("US", "IN") read as words in lower case; longer ones are names.
+            if len(spelling) > 3 and spelling.isascii():
+                found.add(spelling.lower())
+    names.setdefault("USA", set()).update({"us", "u.s.", "america", "the us"})
+    names.setdefault("GBR", set()).add("uk")
+    return {iso3: tuple(sorted(v)) for iso3, v in names.items()}
+
+
+@cache
+def _name_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", re.IGNORECASE)
+
+
+def _case_sensitive(name: str) -> bool:
+    # "us" and "uk" are names only when written in capitals ("the US"), never "us".
+    return len(name.replace(".", "")) <= 3
+
+
+@dataclass(frozen=True)
+class Mention:
+    """Words of a question that name documents."""
+
+    start: int
+    end: int
+    doc_ids: frozenset[str]
+    topical: bool  # after "about", "on", ...: what is asked about, not whose words
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The documents a question names and the topic it asks about them."""
+
+    question: str
+    topic: str
+    # None: every document; otherwise those the question names.
+    doc_ids: frozenset[str] | None = None
+    mentions: tuple[str, ...] = ()
+    # The question refers to the speaker ("he", "the ambassador") without naming one.
+    speaker_reference: bool = False
+    # The question with the naming words replaced by "they", for the embedding model.
+    neutral: str = ""
+
+    @property
+    def overview(self) -> bool:
+        """A question naming documents but no topic ("What did Brazil say?")."""
+        return (self.doc_ids is not None or self.speaker_reference) and not tokenize(self.topic)
+
+
+@dataclass
+class DocumentNames:
+    """The names that refer to one document."""
+
+    doc_id: str
+    country: str | None = None
+    phrases: set[str] = field(default_factory=set)
+
+
+def speaker_of(document: StoredDocument) -> str | None:
+    """The speaker a statement's title opens with ("Zhang Jun: ...") or who speaks most in it."""
+    head, colon, _ = document.title.partition(":")
+    words = head.split()
+    if colon and 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words):
+        return head.strip()
+    pattern = re.compile(
+        r"((?:[A-Z][\w'’-]+ ){1,3})(?:" + "|".join(SPEECH_VERBS) + r")\b", re.UNICODE
+    )
+    speakers = Counter(m.group(1).strip() for m in pattern.finditer(document.text[:20_000]))
+    speakers = Counter({s: n for s, n in speakers.items() if len(s.split()) >= 2})
+    if speakers:
+        name, count = speakers.most_common(1)[0]
+        if count >= 2:
+            return name
+    return None
+
+
+def country_spoken_for(text: str) -> str | None:
+    """The country a statement names most often, when it does so clearly."""
+    counts: Counter[str] = Counter()
+    lowered = text[:50_000]
+    for iso3, names in country_names().items():
+        for name in names:
+            if len(name) > 3 and name.lower() in lowered.lower():
+                counts[iso3] += len(_name_pattern(name).findall(lowered))
+    if not counts:
+        return None
+    (iso3, count), *rest = counts.most_common(2)
+    if count >= MIN_COUNTRY_MENTIONS and (not rest or count >= 2 * rest[0][1]):
+        return iso3
+    return None
+
+
+class DocumentCatalog:
+    """Every document's names, for recognising them in questions; one per published version."""
+
+    def __init__(self, documents: Mapping[str, StoredDocument]) -> None:
+        self.names: dict[str, DocumentNames] = {}
+        # Name (lower case) -> the documents it refers to.
+        self.by_name: dict[str, set[str]] = {}
+        for doc_id, document in documents.items():
+            entry = self._names(document)
+            self.names[doc_id] = entry
+            for phrase in entry.phrases:
+                self.by_name.setdefault(phrase, set()).add(doc_id)
+        # Longest first, so "Zhang Jun" wins over "Zhang".
+        self._ordered = sorted(self.by_name, key=len, reverse=True)
+
+    @staticmethod
+    def _names(document: StoredDocument) -> DocumentNames:
+        entry = DocumentNames(document.doc_id)
+        iso3 = str(document.metadata.get("iso3") or "").upper() or None
+        speaker = speaker_of(document)
+        if iso3 is None and speaker is not None:
+            iso3 = country_spoken_for(document.text)
+        if iso3 is not None:
+            entry.country = iso3
+            entry.phrases.update(country_names().get(iso3, ()))
+            entry.phrases.add(iso3.lower())
+        if speaker is not None:
+            entry.phrases.add(speaker.lower())
+            # "Zhang stressed": a statement names its speaker by the family name too.
+            entry.phrases.update(w.lower() for w in speaker.split() if len(w) >= 3)
+        title = document.title.strip()
+        if len(title.split()) >= 2:
+            entry.phrases.add(title.lower())
+        return entry
+
+    def mentions(self, question: str) -> list[Mention]:
+        """The spans of question that name documents, longest names first, not overlapping."""
+        taken: list[tuple[int, int]] = []
+        found: list[Mention] = []
+        for name in self._ordered:
+            if name.lower() not in question.lower():
+                continue
+            flags = 0 if _case_sensitive(name) else re.IGNORECASE
+            pattern = re.compile(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", flags)
+            for match in pattern.finditer(question):
+                surface = match.group(0)
+                if flags == 0 and not surface.isupper():
+                    continue
+                start, end = match.span()
+                if any(start < e and s < end for s, e in taken):
+                    continue
+                taken.append((start, end))
+                found.append(
+                    Mention(start, end, frozenset(self.by_name[name]), _topical(question, start))
+                )
+        return sorted(found, key=lambda m: m.start)
+
+    def scope(self, question: str) -> Scope:
+        """The documents question names (by speaker, country or title) and its topic."""
+        mentions = self.mentions(question)
+        naming = [m for m in mentions if not m.topical]
+        words = [w.lower() for w in _WORD.findall(question)]
+        speaker_reference = any(w in SPEAKER_WORDS for w in words)
+        spans = [(m.start, m.end) for m in naming]
+        frame = _SPEAKER_FRAME.search(question)
+        if frame and not any(s < frame.end(1) and frame.start(1) < e for s, e in spans):
+            spans.append(frame.span(1))
+            speaker_reference = True
+        if not naming and not speaker_reference:
+            return Scope(question, question)
+        doc_ids: frozenset[str] | None = None
+        if naming:
+            doc_ids = frozenset().union(*(m.doc_ids for m in naming))
+        topic = _topic(question, spans)
+        return Scope(
+            question,
+            topic,
+            doc_ids,
+            tuple(question[m.start : m.end] for m in naming),
+            speaker_reference,
+            neutral_question(question, spans),
+        )
+
+
+def neutral_question(question: str, spans: Iterable[tuple[int, int]]) -> str:
+    """The question asked of "they": names of documents and speakers replaced."""
+    text = question
+    for start, end in sorted(spans, reverse=True):
+        rest = re.sub(r"^['’]s\b", "", text[end:])
+        text = text[:start].rstrip() + " they " + rest.lstrip()
+    return re.sub(r"\b(?:the|a|an) they\b", "they", text, flags=re.IGNORECASE).strip()
+
+
+def _topical(question: str, start: int) -> bool:
+    before = [w.lower() for w in _WORD.findall(question[:start])]
+    while before and before[-1] in {"the", "a", "an"}:
+        before.pop()
+    return bool(before) and before[-1] in TOPIC_MARKERS
+
+
+def _topic(question: str, spans: Iterable[tuple[int, int]]) -> str:
+    """The question without the words that name documents, the speaker or the framing."""
+    text = question
+    for start, end in sorted(spans, reverse=True):
+        rest = re.sub(r"^['’]s\b", "", text[end:])
+        text = text[:start] + " " + rest
+    # "What did X say about Y": the topic is what follows the frame.
+    frame = re.search(
+        r"\b(?:" + "|".join(sorted(FRAME_WORDS)) + r")\b\s*(?:about|on|regarding|concerning|of)?",
+        text,
+        re.IGNORECASE,
+    )
+    if frame and _WORD.search(text[frame.end() :]):
+        text = text[frame.end() :]
+    elif frame:
+        text = text[: frame.start()] + " " + text[frame.end() :]
+    kept = [
+        w
+        for w in re.split(r"(\s+)", text)
+        if re.sub(r"['’]s$", "", w.strip().strip("?.,!").lower()) not in SPEAKER_WORDS
+    ]
+    return re.sub(r"\s+", " ", "".join(kept)).strip(" ?.,!")

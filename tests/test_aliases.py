@@ -1,0 +1,76 @@
+"""Bridging words: acronyms and expansions, morphological variants, spelling corrections."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.build import ChunkingConfig, build_index
+from index.embedding import Embedder
+from index.snapshot import IndexSnapshot, load_snapshot
+from index.store import IndexStore
+from qa.aliases import Bridge, CollectionNames, TermGroup, abbreviates, near_stopword
+
+TEXT = (
+    "The ministry works with the International Criminal Police Organization on trafficking.\n\n"
+    "It trains customs officers of African states. Terrorism threatens development.\n\n"
+    "The WHO coordinates the response to epidemics."
+)
+
+
+@pytest.fixture(scope="module")
+def snapshot(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> IndexSnapshot:
+    folder = tmp_path_factory.mktemp("alias-docs")
+    (folder / "ministry.txt").write_text(TEXT)
+    store = IndexStore(folder.parent / "alias-index")
+    build_index([folder], store, embedder, ChunkingConfig(200, 0))
+    return load_snapshot(store, embedder.dimensions)
+
+
+def test_abbreviations_are_spelled_by_word_prefixes() -> None:
+    assert abbreviates("INTERPOL", "International Criminal Police Organization".split())
+    assert abbreviates("UN", ["United", "Nations"])
+    assert not abbreviates("Taliban", "The International Criminal Police".split())
+
+
+def test_collection_names_expand_an_acronym_and_abbreviate_a_phrase() -> None:
+    names = CollectionNames([TEXT])
+    assert names.expansions("interpol") == [("International", "Criminal", "Police", "Organization")]
+    assert names.abbreviations(["World", "Health", "Organization"]) == ["WHO"]
+
+
+def test_an_unknown_acronym_is_read_as_its_expansion(snapshot: IndexSnapshot) -> None:
+    bridged = Bridge(snapshot).bridge("interpol")
+    assert [(r.kind, r.source, r.target) for r in bridged.rewrites] == [
+        ("alias", "interpol", "International Criminal Police Organization")
+    ]
+    assert bridged.query == "interpol (International Criminal Police Organization)"
+    (group,) = bridged.groups
+    assert group.found_in({"internat", "crimin", "polic", "organiz"})
+    assert not group.found_in({"internat"})
+
+
+def test_a_misspelt_word_is_corrected_to_the_collection_s_word(snapshot: IndexSnapshot) -> None:
+    bridged = Bridge(snapshot).bridge("what did they say abut terorism")
+    assert [(r.kind, r.source, r.target) for r in bridged.rewrites] == [
+        ("spelling", "terorism", "terrorism")
+    ]
+    assert bridged.query == "what did they say abut terrorism"
+    assert [g.term for g in bridged.groups] == ["teror"]
+
+
+def test_a_variant_the_stemmer_keeps_apart_counts_as_the_word(snapshot: IndexSnapshot) -> None:
+    (group,) = Bridge(snapshot).bridge("Africa").groups
+    assert group == TermGroup("africa", (frozenset({"african"}),))
+
+
+def test_names_the_collection_lacks_are_not_corrected_into_others(
+    snapshot: IndexSnapshot,
+) -> None:
+    assert Bridge(snapshot).bridge("Does the ministry train the Taliban?").rewrites == ()
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"), [("abut", True), ("wich", True), ("cat", False), ("crime", False)]
+)
+def test_a_misspelt_function_word_is_recognised(word: str, expected: bool) -> None:
+    assert near_stopword(word) is expected

@@ -1,0 +1,99 @@
+"""Which documents a question names (speaker, country, title), and the topic it asks about."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.build import ChunkingConfig
+from index.documents import Document
+from index.embedding import Embedder
+from index.store import IndexStore, StoredDocument
+from qa.scope import DocumentCatalog, country_names, speaker_of
+from qa.service import QAService
+
+STATEMENT = (
+    "Li Wei said that trade must stay open. Li Wei said that China supports the customs union. "
+    "China will help its neighbours. China opposes protectionism."
+)
+BRAZIL = "We reduced deforestation in the Amazon by half. Brazil hosts the climate summit."
+FRANCE = "France supports the Amazon fund. Paris will host the ocean conference."
+
+
+def stored(doc_id: str, text: str, title: str = "", **metadata: object) -> StoredDocument:
+    return StoredDocument(doc_id, title, text, dict(metadata), "", 1)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> DocumentCatalog:
+    return DocumentCatalog(
+        {
+            "li.txt": stored("li.txt", STATEMENT, "Li Wei: keep trade open"),
+            "BRA": stored("BRA", BRAZIL, "BRA statement", iso3="BRA"),
+            "FRA": stored("FRA", FRANCE, "FRA statement", iso3="FRA"),
+        }
+    )
+
+
+def test_countries_have_names_demonyms_and_capitals() -> None:
+    names = country_names()
+    assert {"brazil", "brazilian", "brasília"} <= set(names["BRA"])
+    assert {"united states", "american"} <= set(names["USA"])
+
+
+def test_a_statement_s_speaker_comes_from_its_title_or_its_text() -> None:
+    assert speaker_of(stored("a", STATEMENT, "Li Wei: keep trade open")) == "Li Wei"
+    assert speaker_of(stored("b", STATEMENT, "Trade")) == "Li Wei"
+    assert speaker_of(stored("c", BRAZIL, "BRA statement")) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_ids", "topic"),
+    [
+        ("What did Brazil say about deforestation?", {"BRA"}, "deforestation"),
+        ("What did the Brazilian delegation say on the Amazon?", {"BRA"}, "the Amazon"),
+        ("What did Li Wei say about customs?", {"li.txt"}, "customs"),
+        ("Does China support the customs union?", {"li.txt"}, "Does support the customs union"),
+        ("What does Paris think of the Amazon fund?", {"FRA"}, "the Amazon fund"),
+        ("What did France say about Brazil?", {"FRA"}, "Brazil"),
+    ],
+)
+def test_named_documents_restrict_and_leave_the_topic(
+    catalog: DocumentCatalog, question: str, doc_ids: set[str], topic: str
+) -> None:
+    scope = catalog.scope(question)
+    assert scope.doc_ids == doc_ids
+    assert scope.topic == topic
+
+
+def test_the_speaker_named_by_role_restricts_nothing(catalog: DocumentCatalog) -> None:
+    scope = catalog.scope("What did the ambassador say about protectionism?")
+    assert (scope.doc_ids, scope.topic, scope.speaker_reference) == (None, "protectionism", True)
+    assert catalog.scope("What did Brazil say?").overview
+    assert not catalog.scope("Who supports the Amazon fund?").overview
+
+
+def test_a_question_naming_no_document_is_left_whole(catalog: DocumentCatalog) -> None:
+    scope = catalog.scope("Which fund supports the forest?")
+    assert (scope.doc_ids, scope.topic) == (None, "Which fund supports the forest?")
+
+
+def test_the_topic_decides_the_citation_within_the_named_document(
+    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    service = QAService(
+        IndexStore(tmp_path_factory.mktemp("scope-index")), embedder, ChunkingConfig()
+    )
+    service.apply(
+        [
+            Document("li.txt", STATEMENT, "Li Wei: keep trade open"),
+            Document("BRA", BRAZIL, "BRA statement", {"iso3": "BRA"}),
+            Document("FRA", FRANCE, "FRA statement", {"iso3": "FRA"}),
+        ]
+    )
+    answer = service.ask("What did Brazil say about the Amazon?")
+    assert answer.answered and answer.scope == ("BRA",)
+    assert answer.citations[0].text == "We reduced deforestation in the Amazon by half."
+    answer = service.ask("What did Li Wei say about protectionism?")
+    assert answer.citations[0].text == "China opposes protectionism."
+    overview = service.ask("What did France say?")
+    assert overview.answered and {c.doc_id for c in overview.citations} == {"FRA"}
