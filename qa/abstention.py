@@ -78,8 +78,9 @@ _WANTS_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|"
-    r"thousand|million|billion|half|dozen|percent)\b",
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundreds?|"
+    r"thousands?|millions?|billions?|half|dozens?|percent|single|once|twice|double|triple|"
+    r"first|second|third|several|none)\b",
     re.IGNORECASE,
 )
 

@@ -4,21 +4,23 @@ Three bridges, each checked against the collection itself, so nothing is added t
 documents do not use: acronyms and their expansions ("INTERPOL" and "International Criminal
 Police Organization"), morphological variants the stemmer keeps apart ("Africa" and "African"),
 and spelling mistakes corrected to the nearest word of the collection's vocabulary (rapidfuzz's
-Levenshtein distance). The acronym matcher is written by hand: no maintained library spells
-an acronym from word prefixes ("Inter" + "pol"). The fact checker (qa/cues.py) uses it too.
+optimal-string-alignment distance: a swap of two letters is one edit). The acronym matcher is
+written by hand: no maintained library spells an acronym from word prefixes ("Inter" + "pol").
+The fact checker (qa/cues.py) uses it too.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from index.snapshot import IndexSnapshot
 from index.text import HYPHENATED_WORD, STOPWORDS, tokenize
@@ -150,6 +152,9 @@ class CollectionNames:
     def __init__(self, texts: Iterable[str]) -> None:
         self.phrases: dict[str, list[tuple[str, ...]]] = {}
         self.acronyms: set[str] = set()
+        # Words as written (lower case), for corrections a misspelt stem would miss
+        # ("legislatve" stems to "legislatv", far from "legisl").
+        self.words: Counter[str] = Counter()
         seen: set[tuple[str, ...]] = set()
         for text in texts:
             for phrase in name_phrases(text):
@@ -157,7 +162,22 @@ class CollectionNames:
                 if key not in seen:
                     seen.add(key)
                     self.phrases.setdefault(key[0][0].lower(), []).append(key)
-            self.acronyms.update(w for w in _WORD.findall(text) if is_acronym(w))
+            found = _WORD.findall(text)
+            self.acronyms.update(w for w in found if is_acronym(w))
+            self.words.update(w.lower() for w in found if len(w) >= MIN_CORRECTED_LENGTH)
+        self._choices = [w for w in self.words if w.isalpha()]
+
+    def nearest_word(self, word: str) -> str | None:
+        """The most used word within a small edit distance, with the same first letter."""
+        word = word.lower()
+        if len(word) < MIN_CORRECTED_LENGTH or not word.isalpha() or not self._choices:
+            return None
+        limit = 1 if len(word) <= 7 else 2
+        matches = process.extract(
+            word, self._choices, scorer=OSA.distance, score_cutoff=limit, limit=8
+        )
+        closest = [(d, -self.words[c], c) for c, d, _ in matches if c[0] == word[0]]
+        return min(closest)[2] if closest else None
 
     def expansions(self, short: str) -> list[tuple[str, ...]]:
         """The collection's name phrases that short abbreviates."""
@@ -203,7 +223,7 @@ class Vocabulary:
             return None
         limit = 1 if len(token) <= 7 else 2
         matches = process.extract(
-            token, self._choices, scorer=Levenshtein.distance, score_cutoff=limit, limit=8
+            token, self._choices, scorer=OSA.distance, score_cutoff=limit, limit=8
         )
         if not matches:
             return None
@@ -224,7 +244,7 @@ def near_stopword(word: str) -> bool:
     if len(word) < 4:
         return False
     match = process.extractOne(
-        word.lower(), _stopword_choices(), scorer=Levenshtein.distance, score_cutoff=1
+        word.lower(), _stopword_choices(), scorer=OSA.distance, score_cutoff=1
     )
     return match is not None
 
@@ -245,10 +265,18 @@ class Bridged:
 
 
 class Bridge:
-    """Reads a question's words as the ones the collection uses; one per published version."""
+    """Reads a question's words as the ones the collection uses; one per published version.
 
-    def __init__(self, snapshot: IndexSnapshot) -> None:
+    is_word says whether a word is a word of the language (the embedding model's tokenizer
+    has it whole): such a word is never "corrected" into another just because the collection
+    lacks it ("topics" is not a typo of "typical").
+    """
+
+    def __init__(
+        self, snapshot: IndexSnapshot, is_word: Callable[[str], bool] | None = None
+    ) -> None:
         self.snapshot = snapshot
+        self.is_word = is_word
         self.vocabulary = Vocabulary(snapshot)
         self._names: CollectionNames | None = None
         self._lock = threading.Lock()
@@ -278,6 +306,11 @@ class Bridge:
         for position, word in enumerate(words):
             tokens = tokenize(word)
             if len(tokens) != 1:
+                # "counter-terrorism", a CJK run: each token is a term of its own.
+                for token in tokens:
+                    if token not in seen:
+                        seen.add(token)
+                        groups.append(TermGroup(token))
                 continue
             token = tokens[0]
             if token in seen:
@@ -311,14 +344,22 @@ class Bridge:
             if not capitalised and near_stopword(word):
                 continue  # a misspelt "about": it names no topic
             variants = vocabulary.variants(token)
-            corrected = None if capitalised or variants else vocabulary.nearest(token)
+            corrected, surface = None, None
+            known_word = self.is_word is not None and self.is_word(word.lower())
+            if not capitalised and not variants and not known_word:
+                collection = self.names()
+                surface = collection.nearest_word(word) if collection is not None else None
+                if surface is not None and len(tokenize(surface)) == 1:
+                    corrected = tokenize(surface)[0]
+                else:
+                    corrected = vocabulary.nearest(token)
+                    surface = None if corrected is None else self.surface(corrected, word)
             if variants:
                 for variant in sorted(variants):
                     group = group.with_alternative([variant])
                 rewrites.append(Rewrite("variant", word, sorted(variants)[0]))
-            elif corrected is not None:
+            elif corrected is not None and surface is not None:
                 group = group.with_alternative([corrected])
-                surface = self.surface(corrected, word)
                 rewrites.append(Rewrite("spelling", word, surface))
                 replaced[word] = surface
             groups.append(group)
@@ -346,7 +387,7 @@ class Bridge:
             chunk = self.snapshot.chunks[int(scores.argmax())]
             words = surface_words(token, self.snapshot.chunk_text(chunk))
             if words:
-                return min(words, key=lambda w: (Levenshtein.distance(w, asked.lower()), w))
+                return min(words, key=lambda w: (OSA.distance(w, asked.lower()), w))
         return token
 
     def _names_for(self, passages: Sequence[str]) -> CollectionNames:

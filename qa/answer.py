@@ -170,9 +170,10 @@ def key_terms_outside(asked: str, groups: Sequence[TermGroup], passage: str) -> 
 class VersionAids:
     """What reading questions needs of one published version, built at first use."""
 
-    def __init__(self, snapshot: IndexSnapshot) -> None:
+    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder) -> None:
         self.snapshot = snapshot
-        self.bridge = Bridge(snapshot)
+        # A word the model's tokenizer holds whole is a word of the language, not a typo.
+        self.bridge = Bridge(snapshot, lambda word: embedder.count_tokens(word) == 1)
         self._catalog: DocumentCatalog | None = None
         self._lock = threading.Lock()
 
@@ -223,7 +224,7 @@ class Answerer:
         with self._aids_lock:
             aids = self._aids
             if aids is None or aids.snapshot is not snapshot:
-                aids = self._aids = VersionAids(snapshot)
+                aids = self._aids = VersionAids(snapshot, self.embedder)
             return aids
 
     def read(

@@ -8,7 +8,14 @@ from index.build import ChunkingConfig, build_index
 from index.embedding import Embedder
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import IndexStore
-from qa.aliases import Bridge, CollectionNames, TermGroup, abbreviates, near_stopword
+from qa.aliases import (
+    Bridge,
+    CollectionNames,
+    Rewrite,
+    TermGroup,
+    abbreviates,
+    near_stopword,
+)
 
 TEXT = (
     "The ministry works with the International Criminal Police Organization on trafficking.\n\n"
@@ -74,3 +81,12 @@ def test_names_the_collection_lacks_are_not_corrected_into_others(
 )
 def test_a_misspelt_function_word_is_recognised(word: str, expected: bool) -> None:
     assert near_stopword(word) is expected
+
+
+def test_a_word_of_the_language_is_not_corrected(snapshot: IndexSnapshot) -> None:
+    words = {"development", "topics"}
+    bridge = Bridge(snapshot, is_word=words.__contains__)
+    assert bridge.bridge("developmnt topics").rewrites == (
+        Rewrite("spelling", "developmnt", "development"),
+    )
+    assert [g.term for g in bridge.bridge("counter-terrorism").groups] == ["counter", "terror"]

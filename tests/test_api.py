@@ -59,6 +59,8 @@ def test_ask_abstains_without_citations(seed_client: TestClient) -> None:
         "citations": [],
         "conversation_id": None,
         "removed_sentences": None,
+        "corrections": [],
+        "scope": [],
     }
 
 
@@ -212,3 +214,12 @@ def test_responses_say_how_long_the_app_took(seed_client: TestClient) -> None:
     assert name == "app"
     assert 0 < float(duration) < 10_000
     assert "server-timing" in seed_client.get("/healthz").headers
+
+
+def test_ask_says_which_correction_it_used(seed_client: TestClient) -> None:
+    body = seed_client.post("/v1/ask", json={"question": "what about legislatve measures"}).json()
+    assert body["corrections"] == [
+        {"kind": "spelling", "source": "legislatve", "target": "legislative"}
+    ]
+    assert body["answered"] is True
+    assert "legislative" in body["citations"][0]["text"]
