@@ -71,10 +71,11 @@ UNRELATED_SENTENCES = (
     "Fresh strawberries are in season in early summer.",
     "The marathon route passes through the city park.",
 )
-# Questions that ask for a count, an amount or a date.
+# Questions that ask for a count or an amount ("how long" and "when" are often answered in
+# words).
 _WANTS_NUMBER = re.compile(
-    r"\b(?:how (?:many|much|long|old|often|far)|what (?:percentage|percent|share|number|year|"
-    r"date)|which year|in what year|when (?:did|was|were|will|is))\b",
+    r"\b(?:how (?:many|much|old)|what (?:percentage|percent|number|year)|which year|"
+    r"in what year)\b",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(
@@ -101,7 +102,7 @@ class AbstentionModel:
 
 
 def wants_number(question: str) -> bool:
-    """Whether the question asks for a count, an amount or a date."""
+    """Whether the question asks for a count or an amount."""
     return _WANTS_NUMBER.search(question) is not None
 
 
