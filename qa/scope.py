@@ -70,6 +70,8 @@ def country_names() -> dict[str, tuple[str, ...]]:
         for value in (info.get("name"), info.get("demonym"), info.get("capital")):
             if value:
                 found.add(str(value).lower())
+                # "Washington D.C." is also just "Washington".
+                found.add(re.sub(r"\s+(?:[a-z]\.)+$", "", str(value).lower()))
         for spelling in info.get("altSpellings") or ():
             # Two-letter codes ("US", "IN") read as words in lower case; longer ones are names.
             if len(spelling) > 3 and spelling.isascii():
