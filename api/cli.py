@@ -247,7 +247,10 @@ def docs_command(
 @app.command("ask")
 def ask_command(
     question: Annotated[str, typer.Argument(help="The question.")],
-    top_k: Annotated[int, typer.Option(min=1, max=50, metavar="N", help="Passages retrieved.")] = 8,
+    top_k: Annotated[
+        int | None,
+        typer.Option(min=1, max=50, metavar="N", help="Passages retrieved (default QA_TOP_K)."),
+    ] = None,
     as_json: JsonFlag = False,
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
@@ -256,6 +259,8 @@ def ask_command(
     if not question.strip():
         typer.secho("error: question must not be empty", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2)
+    settings = _settings()
+    top_k = top_k if top_k is not None else settings.top_k
     if (remote := _remote(url, api_key)) is not None:
         from api.remote import RemoteError
 
@@ -265,7 +270,7 @@ def ask_command(
             raise _fail_remote(exc.message) from None
     else:
         try:
-            answer = _service(_settings()).ask(question.strip(), top_k)
+            answer = _service(settings).ask(question.strip(), top_k)
         except QAError as exc:
             raise _fail(exc) from None
         body = {
@@ -462,15 +467,17 @@ def check_command(
         except RemoteError as exc:
             raise _fail_remote(exc.message) from None
     else:
-        from api.schemas import MAX_DRAFT_CHARS
+        from pydantic import ValidationError
 
-        if len(text) > MAX_DRAFT_CHARS:
-            typer.secho(
-                f"error: text must be 1 to {MAX_DRAFT_CHARS:,} characters",
-                err=True,
-                fg=typer.colors.RED,
-            )
-            raise typer.Exit(code=2)
+        from api.schemas import CheckRequest
+
+        try:
+            # The API's limits: 1 to 20,000 characters, at most 200 sentences.
+            CheckRequest(text=text)
+        except ValidationError as exc:
+            reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            typer.secho(f"error: {reason}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(code=2) from None
         try:
             claims = _service(_settings()).check(text)
         except QAError as exc:

@@ -38,7 +38,8 @@ def parse_remote(argv: Sequence[str]) -> argparse.Namespace | None:
         parser.add_argument("--json", action="store_true", dest="as_json")
     if command == "ask":
         parser.add_argument("question")
-        parser.add_argument("--top-k", type=int, default=8)
+        top_k = os.environ.get("QA_TOP_K", "")
+        parser.add_argument("--top-k", type=int, default=int(top_k) if top_k.isdigit() else 8)
     elif command == "check":
         parser.add_argument("text")
     elif command == "rm":

@@ -243,7 +243,9 @@ def iter_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     file = Path(root) / name
-                    if not name.startswith(".") and file.suffix.lower() in SUPPORTED_SUFFIXES:
+                    # Tar archives are read member by member (iter_archive_documents).
+                    supported = file.suffix.lower() in SUPPORTED_SUFFIXES or is_archive(file)
+                    if not name.startswith(".") and supported:
                         yield file, file.relative_to(path).as_posix()
         elif path.is_file():
             yield path, path.name
