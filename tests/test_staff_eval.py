@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -175,7 +176,12 @@ def test_the_staff_set_is_balanced_and_verbatim() -> None:
                 texts[record["_id"]] = record["text"]
         checked = questions
     else:  # the speeches' phrases are checked where ../shared/corpora is
-        checked = [q for q in questions if q.doc_id in (None, SEED_DOC_ID)]
+        # (the other documents that also answer a seed question are speeches: not checked here)
+        checked = [
+            replace(q, also=tuple(a for a in q.also if a[0] == SEED_DOC_ID))
+            for q in questions
+            if q.doc_id in (None, SEED_DOC_ID)
+        ]
     assert check_expectations(checked, texts) == []
 
 
