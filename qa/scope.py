@@ -48,6 +48,9 @@ _SPEAKER_FRAME = re.compile(
 )
 # A speaker's name is followed by one of these in a statement ("Zhang Jun said that ...").
 SPEECH_VERBS = ("said", "stressed", "pointed out", "noted", "stated", "added", "emphasized")
+# Only a statement's opening is read for its speaker and country: the catalog of a large
+# collection is built at the first question, and a statement names both early.
+STATEMENT_HEAD_CHARS = 5_000
 # A country the statement names this often, and more than any other, is the one it speaks for.
 MIN_COUNTRY_MENTIONS = 3
 
@@ -139,7 +142,8 @@ def speaker_of(document: StoredDocument) -> str | None:
     pattern = re.compile(
         r"((?:[A-Z][\w'’-]+ ){1,3})(?:" + "|".join(SPEECH_VERBS) + r")\b", re.UNICODE
     )
-    speakers = Counter(m.group(1).strip() for m in pattern.finditer(document.text[:20_000]))
+    opening = document.text[:STATEMENT_HEAD_CHARS]
+    speakers = Counter(m.group(1).strip() for m in pattern.finditer(opening))
     speakers = Counter({s: n for s, n in speakers.items() if len(s.split()) >= 2})
     if speakers:
         name, count = speakers.most_common(1)[0]
@@ -151,11 +155,12 @@ def speaker_of(document: StoredDocument) -> str | None:
 def country_spoken_for(text: str) -> str | None:
     """The country a statement names most often, when it does so clearly."""
     counts: Counter[str] = Counter()
-    lowered = text[:50_000]
+    head = text[:STATEMENT_HEAD_CHARS]
+    lowered = head.lower()
     for iso3, names in country_names().items():
         for name in names:
-            if len(name) > 3 and name.lower() in lowered.lower():
-                counts[iso3] += len(_name_pattern(name).findall(lowered))
+            if len(name) > 3 and name in lowered:
+                counts[iso3] += len(_name_pattern(name).findall(head))
     if not counts:
         return None
     (iso3, count), *rest = counts.most_common(2)
