@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -450,20 +450,36 @@ def eval_staff_command(
 
 @app.command("check")
 def check_command(
-    text: Annotated[str, typer.Argument(help="A sentence or a paragraph of a draft.")],
+    text: Annotated[
+        str | None,
+        typer.Argument(help="A sentence or a paragraph of a draft; - reads standard input."),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", exists=True, dir_okay=False, help="Read the draft from this file."),
+    ] = None,
     as_json: JsonFlag = False,
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Mark each sentence supported, contradicted or not found, with the evidence that decides."""
-    if not text.strip():
-        typer.secho("error: text must not be empty", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=2)
+    """Mark each sentence supported, contradicted or not found, with the evidence and why."""
+    import sys
+
+    if (text is None) == (file is None):
+        _usage_error("give the draft as TEXT, - (standard input) or --file, one of them")
+    if file is not None:
+        draft = file.read_text(encoding="utf-8", errors="replace")
+    elif text == "-":
+        draft = sys.stdin.read()
+    else:
+        draft = text or ""
+    if not draft.strip():
+        _usage_error("text must not be empty")
     if (remote := _remote(url, api_key)) is not None:
         from api.remote import RemoteError
 
         try:
-            body = remote.check(text)
+            body = remote.check(draft)
         except RemoteError as exc:
             raise _fail_remote(exc.message) from None
     else:
@@ -473,13 +489,13 @@ def check_command(
 
         try:
             # The API's limits: 1 to 20,000 characters, at most 200 sentences.
-            CheckRequest(text=text)
+            CheckRequest(text=draft)
         except ValidationError as exc:
             reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
             typer.secho(f"error: {reason}", err=True, fg=typer.colors.RED)
             raise typer.Exit(code=2) from None
         try:
-            claims = _service(_settings()).check(text)
+            claims = _service(_settings()).check(draft)
         except QAError as exc:
             raise _fail(exc) from None
         body = {
@@ -488,6 +504,7 @@ def check_command(
                     "text": c.text,
                     "verdict": c.verdict,
                     "score": c.score,
+                    "reason": c.reason,
                     "evidence": [asdict(e) for e in c.evidence],
                 }
                 for c in claims
@@ -496,6 +513,11 @@ def check_command(
     from api.remote import print_claims
 
     print_claims(body, as_json)
+
+
+def _usage_error(message: str) -> NoReturn:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=2)
 
 
 @app.command("eval-check")

@@ -172,6 +172,8 @@ def print_claims(body: dict[str, Any], as_json: bool) -> None:
         return
     for c in body["claims"]:
         print(f"{c['verdict'].upper():<12} {c['score']:.3f}  {c['text']}")
+        if c.get("reason"):
+            print(f"    why: {c['reason']}")
         for e in c["evidence"]:
             print(f"    [{e['n']}] {e['doc_id']} [{e['start']}:{e['end']}] {e['text']}")
 

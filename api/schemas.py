@@ -295,7 +295,13 @@ class ClaimOut(BaseModel):
 
     text: str
     verdict: Literal["supported", "contradicted", "not_found"]
-    score: float = Field(description="Support of the deciding evidence (similarity and coverage).")
+    score: float = Field(
+        description="The verdict model's probability of the verdict on the deciding evidence "
+        "(for not_found: similarity and coverage of the closest sentence)."
+    )
+    reason: str = Field(
+        description="Why: the contrasting pair of words, the words no document mentions, ..."
+    )
     evidence: list[CitationOut]
 
 

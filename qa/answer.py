@@ -62,6 +62,8 @@ class SentenceCandidate:
     overlap: float
     chunk_score: float
     score: float
+    # The sentence's unit vector (the fact checker's pair features use it).
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class Evidence:
     features: tuple[float, ...]
     probability: float
     reading: Reading | None = None
+    # The question's vector, for callers that compare it with the sentences' (fact checks).
+    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def key_terms_missing(
@@ -254,13 +258,17 @@ class Answerer:
         doc_ids: frozenset[str] | None = None,
         interpret: bool = True,
         exclude: frozenset[tuple[str, int, int]] = frozenset(),
+        query_vector: np.ndarray | None = None,
     ) -> Evidence:
         """Retrieve (from doc_ids only, when given), score the sentences, and estimate whether
         they answer the question.
 
         With interpret, the question is read first (the documents it names, its topic, its
         aliases and typos); exclude holds sentences already cited, never candidates again.
+        query_vector: the question's (1, dimensions) vector when already embedded (in a batch);
+        used when the question is searched as it is.
         """
+        given = query_vector
         reading = self.read(snapshot, question, doc_ids) if interpret else None
         if reading is None:
             query, searched = question, doc_ids
@@ -271,6 +279,8 @@ class Answerer:
             groups, tokens = reading.bridged.groups, reading.bridged.tokens
         if reading is not None and reading.scope.overview:
             query_vector = self.centroid(snapshot, searched)
+        elif given is not None and query == question:
+            query_vector = given
         else:
             query_vector = self.retriever.embed_query(query)
         hits = self.retriever.search(
@@ -284,7 +294,7 @@ class Answerer:
         weights = GroupWeights(snapshot, groups)
         candidates = self.score_sentences(snapshot, weights, query_vector, hits, embedded, exclude)
         if not candidates:
-            return Evidence(hits, candidates, (), 0.0, reading)
+            return Evidence(hits, candidates, (), 0.0, reading, query_vector)
         best = candidates[0]
         topic = reading.scope.topic if reading is not None else question
         numbers = re.findall(r"\b\d[\d,.]*\d\b|\b\d\b", topic)
@@ -307,7 +317,7 @@ class Answerer:
         probability = self.abstention.probability(features)
         if reading is not None and reading.scope.overview:
             probability = 1.0  # "What did Brazil say?" is answered by the speech itself
-        return Evidence(hits, candidates, features, probability, reading)
+        return Evidence(hits, candidates, features, probability, reading, query_vector)
 
     def unrelated_similarity(self, query_vector: np.ndarray) -> float:
         """The mean similarity of the question to sentences about other subjects."""
@@ -368,10 +378,11 @@ class Answerer:
             keys = [keys[i] for i in order]
             texts = [texts[i] for i in order]
             overlaps = [overlaps[i] for i in order]
-        similarities = self.sentence_matrix(snapshot, keys, texts, stored_at) @ query_vector[0]
+        matrix = self.sentence_matrix(snapshot, keys, texts, stored_at)
+        similarities = matrix @ query_vector[0]
         candidates = []
-        for (doc_id, start, end), text, similarity, overlap in zip(
-            keys, texts, similarities, overlaps, strict=True
+        for (doc_id, start, end), text, similarity, overlap, vector in zip(
+            keys, texts, similarities, overlaps, matrix, strict=True
         ):
             score = (
                 config.similarity_weight * float(similarity)
@@ -388,6 +399,7 @@ class Answerer:
                     overlap,
                     chunk_score[(doc_id, start, end)],
                     score,
+                    vector,
                 )
             )
         candidates.sort(key=lambda c: c.score, reverse=True)

@@ -138,12 +138,18 @@ def examine_all(
 
 
 TUNING_GRID: dict[str, tuple[float, ...]] = {
-    "similarity_weight": (0.3, 0.5, 0.7),
-    "related_at": (0.4, 0.45, 0.5, 0.55, 0.6),
-    "supported_at": (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
-    "contradiction_coverage": (0.2, 0.3, 0.5, 0.7),
-    "margin": (0.0, 0.05, 0.1, 0.15, 0.2),
+    "supported_at": (0.0, 0.1, 0.2, 0.3, 0.5, 0.7),
+    "paraphrase_at": (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01),
+    "paraphrase_coverage": (0.3, 0.5, 0.6, 0.8),
+    "contradicted_at": (0.5, 0.6, 0.7, 0.8, 0.9, 1.01),
+    "contradiction_coverage": (0.3, 0.5, 0.7, 0.9, 1.01),
 }
+
+
+def supported_precision(report: CheckReport) -> float:
+    """The share of claims marked supported that are supported."""
+    predicted = sum(row["supported"] for row in report.confusion.values())
+    return report.confusion["supported"]["supported"] / predicted if predicted else 0.0
 
 
 def tune_config(
@@ -151,18 +157,20 @@ def tune_config(
     examined: Sequence[list[EvidenceSignals]],
     base: CheckConfig,
     grid: dict[str, tuple[float, ...]] = TUNING_GRID,
+    min_precision: float = 0.8,
 ) -> CheckConfig:
-    """The grid configuration with the best macro F1 on the claims given (ties: accuracy)."""
+    """The grid configuration with the best accuracy among those whose "supported" is at least
+    min_precision precise (if none is, the most precise)."""
     best, best_key = base, (-1.0, -1.0)
     names = list(grid)
     for values in itertools.product(*(grid[n] for n in names)):
         params: dict[str, Any] = dict(zip(names, values, strict=True))
-        if params["supported_at"] < params["related_at"]:
-            continue
-        params["coverage_weight"] = 1.0 - params["similarity_weight"]
         config = replace(base, **params)
+        if config.paraphrase_at < config.supported_at:
+            continue
         report = score(golds, examined, config)
-        key = (report.macro_f1, report.accuracy)
+        precision = supported_precision(report)
+        key = (min(precision, min_precision), report.accuracy)
         if key > best_key:
             best, best_key = config, key
     return best

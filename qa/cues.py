@@ -22,7 +22,7 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 
 # Words that negate the statement they are in. Matched on lower-cased words, unstemmed.
-_NEGATIONS = frozenset(
+NEGATIONS = frozenset(
     """not no never none nor neither without cannot can't won't don't doesn't didn't isn't aren't
     wasn't weren't hasn't haven't hadn't shouldn't wouldn't couldn't mustn't nothing nobody
     lack lacks lacking lacked absence absent fail fails failed unable neither""".split()
@@ -30,7 +30,7 @@ _NEGATIONS = frozenset(
 
 # Opposite-polarity words: a claim using one side where the evidence uses only the other reads
 # as a contradiction. Stemmed at first use, so inflections match ("raises", "raised").
-_POLARITY_GROUPS: tuple[tuple[str, str], ...] = (
+POLARITY_GROUPS: tuple[tuple[str, str], ...] = (
     (
         "increase raise raises elevate elevated enhance higher more greater upregulate upregulated "
         "promote activate stimulate induce strengthen improve improves rise rises gain augment "
@@ -46,7 +46,7 @@ _POLARITY_GROUPS: tuple[tuple[str, str], ...] = (
     ("success successful effective", "failure unsuccessful ineffective"),
     ("always", "never"),
     ("presence present", "absence absent"),
-    ("same similar identical", "different differ distinct"),
+    ("same similar identical unified uniform", "different differ distinct"),
     ("allow permit legal", "prohibit forbid ban illegal"),
     ("include includes", "exclude excludes"),
     ("strong stronger", "weak weaker"),
@@ -62,7 +62,7 @@ _POLARITY_GROUPS: tuple[tuple[str, str], ...] = (
 def _polarity() -> dict[str, tuple[int, int]]:
     """Each stem's (group, side)."""
     table: dict[str, tuple[int, int]] = {}
-    for group, sides in enumerate(_POLARITY_GROUPS):
+    for group, sides in enumerate(POLARITY_GROUPS):
         for side, words in enumerate(sides):
             for stem in tokenize(words, drop_stopwords=False):
                 table.setdefault(stem, (group, side))
@@ -87,7 +87,7 @@ def _normalise_number(raw: str) -> str:
 
 def negation_count(text: str) -> int:
     """How many negation words text has."""
-    return sum(1 for w in _WORD.findall(text.lower().replace("’", "'")) if w in _NEGATIONS)
+    return sum(1 for w in _WORD.findall(text.lower().replace("’", "'")) if w in NEGATIONS)
 
 
 def polarity_terms(terms: set[str]) -> dict[int, set[int]]:
@@ -103,12 +103,12 @@ def polarity_terms(terms: set[str]) -> dict[int, set[int]]:
 
 def negation_terms(terms: set[str]) -> set[str]:
     """The terms that are negation words (which say how, not what, a claim states)."""
-    return {t for t in terms if t in _NEGATIONS or t in _negation_stems()}
+    return {t for t in terms if t in NEGATIONS or t in _negation_stems()}
 
 
 @lru_cache(maxsize=1)
 def _negation_stems() -> frozenset[str]:
-    return frozenset(tokenize(" ".join(_NEGATIONS), drop_stopwords=False))
+    return frozenset(tokenize(" ".join(NEGATIONS), drop_stopwords=False))
 
 
 def counterpart_terms(claim_terms: set[str], evidence_terms: set[str]) -> set[str]:

@@ -28,14 +28,15 @@ def test_check_marks_each_sentence_with_verbatim_evidence(seed_client: TestClien
     ]
     assert claims[1]["evidence"] == []
     for claim in (claims[0], claims[2]):
-        assert set(claim) == {"text", "verdict", "score", "evidence"}
+        assert set(claim) == {"text", "verdict", "score", "reason", "evidence"}
         first = claim["evidence"][0]
         assert set(first) == {"n", "doc_id", "text", "start", "end", "score", "page"}
         assert first["n"] == 1
         assert first["doc_id"] == SEED_DOC_ID
         assert first["text"].startswith("China supports the United Nations counter terrorism")
         assert SEED_TEXT[first["start"] : first["end"]] == first["text"]
-        assert claim["score"] == first["score"]
+        assert 0.0 < claim["score"] <= 1.0  # the verdict model's probability of the verdict
+        assert claim["reason"]
 
 
 def test_check_rejects_an_empty_text_naming_the_field(seed_client: TestClient) -> None:

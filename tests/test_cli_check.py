@@ -41,11 +41,42 @@ def test_check_prints_a_line_per_claim() -> None:
     lines = result.output.splitlines()
     assert lines[0].startswith("CONTRADICTED")
     assert lines[0].endswith("We must support double standards.")
-    assert lines[1].startswith(f"    [1] {SEED_DOC_ID} [")
-    assert lines[1].endswith("We must oppose double standards and politicization.")
+    assert lines[1].startswith("    why: ")
+    assert lines[2].startswith(f"    [1] {SEED_DOC_ID} [")
+    assert lines[2].endswith("We must oppose double standards and politicization.")
 
 
 def test_check_refuses_empty_text() -> None:
     result = CliRunner().invoke(app, ["check", "  "])
     assert result.exit_code == 2
     assert "text must not be empty" in result.output
+
+
+@pytest.mark.usefixtures("seed_env")
+def test_check_reads_the_draft_from_standard_input_and_says_why() -> None:
+    draft = "China has always been on the side of unilateralism.\nChina supports INTERPOL.\n"
+    result = CliRunner().invoke(app, ["check", "-", "--json"], input=draft)
+    assert result.exit_code == 0, result.output
+    claims = json.loads(result.output)["claims"]
+    assert [c["verdict"] for c in claims] == ["contradicted", "supported"]
+    assert claims[0]["reason"] == "the evidence says 'multilateralism', the claim 'unilateralism'"
+
+
+@pytest.mark.usefixtures("seed_env")
+def test_check_reads_the_draft_from_a_file(tmp_path: Path) -> None:
+    draft = tmp_path / "draft.txt"
+    draft.write_text("We must support double standards.", encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "--file", str(draft)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("CONTRADICTED")
+    assert lines[1] == "    why: the evidence says 'oppose', the claim 'support'"
+
+
+def test_check_wants_text_or_a_file_not_both(tmp_path: Path) -> None:
+    draft = tmp_path / "draft.txt"
+    draft.write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "text", "--file", str(draft)])
+    assert result.exit_code == 2
+    assert "one of them" in result.output
+    assert CliRunner().invoke(app, ["check"]).exit_code == 2

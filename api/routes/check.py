@@ -23,6 +23,7 @@ async def check(body: CheckRequest, service: ServiceDep, runner: RunnerDep) -> C
                 text=c.text,
                 verdict=c.verdict,
                 score=c.score,
+                reason=c.reason,
                 evidence=[CitationOut(**asdict(e)) for e in c.evidence],
             )
             for c in claims

@@ -814,7 +814,9 @@
           h("span", { class: "verdict-icon", "aria-hidden": "true" }, v.icon),
           h("span", { class: "verdict-label" }, v.label)),
         h("span", { class: "claim-score", title: "Confidence score" }, `score ${formatScore(claim.score)}`));
-      li.append(head, h("p", { class: "claim-text" },
+      li.append(head);
+      if (claim.reason) li.append(h("p", { class: "claim-reason" }, claim.reason));
+      li.append(h("p", { class: "claim-text" },
         h("span", { class: "visually-hidden" }, `Claim ${idx + 1}: `), claim.text || ""));
 
       if (evidence.length) {
