@@ -265,8 +265,8 @@ class Answerer:
 
         With interpret, the question is read first (the documents it names, its topic, its
         aliases and typos); exclude holds sentences already cited, never candidates again.
-        query_vector: the question's (1, dimensions) vector when already embedded (in a batch);
-        used when the question is searched as it is.
+        query_vector: the question's (1, dimensions) vector when already embedded (in a batch:
+        a fact check's claims); it stands for the question as written.
         """
         given = query_vector
         reading = self.read(snapshot, question, doc_ids) if interpret else None
@@ -279,7 +279,7 @@ class Answerer:
             groups, tokens = reading.bridged.groups, reading.bridged.tokens
         if reading is not None and reading.scope.overview:
             query_vector = self.centroid(snapshot, searched)
-        elif given is not None and query == question:
+        elif given is not None:
             query_vector = given
         else:
             query_vector = self.retriever.embed_query(query)

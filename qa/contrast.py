@@ -143,6 +143,7 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.replace("’", "'"))
 
 
+@lru_cache(maxsize=65536)
 def form_contrast(a: str, b: str) -> bool:
     """True when a and b differ by a contrasting prefix on the same base.
 
@@ -157,7 +158,8 @@ def form_contrast(a: str, b: str) -> bool:
 
 
 def _prefix_contrast(a: str, b: str) -> bool:
-    if a == b:
+    # The base is what both words end with: four letters in common at the end, or no contrast.
+    if a == b or len(a) < _MIN_BASE or len(b) < _MIN_BASE or a[-_MIN_BASE:] != b[-_MIN_BASE:]:
         return False
     for left, right in _PREFIX_PAIRS:
         for x, y in ((a, b), (b, a)):
