@@ -30,6 +30,8 @@ SPEAKER_WORDS = frozenset(
     "he she him her his hers ambassador speaker representative delegate author statement speech "
     "remarks address envoy minister delegation".split()
 )
+# Roles that name a statement's speaker without naming the person.
+ROLE_WORDS = frozenset("ambassador speaker representative delegate envoy minister author".split())
 # Words that frame a question about what someone said ("what did X say about Y").
 FRAME_WORDS = frozenset(
     "say says said saying tell tells told talk talks talked speak speaks spoke mention mentions "
@@ -131,6 +133,7 @@ class DocumentNames:
     doc_id: str
     country: str | None = None
     phrases: set[str] = field(default_factory=set)
+    speaker: str | None = None
 
 
 def speaker_of(document: StoredDocument) -> str | None:
@@ -183,6 +186,7 @@ class DocumentCatalog:
                 self.by_name.setdefault(phrase, set()).add(doc_id)
         # Longest first, so "Zhang Jun" wins over "Zhang".
         self._ordered = sorted(self.by_name, key=len, reverse=True)
+        self.with_speakers = frozenset(d for d, n in self.names.items() if n.speaker)
 
     @staticmethod
     def _names(document: StoredDocument) -> DocumentNames:
@@ -196,6 +200,7 @@ class DocumentCatalog:
             entry.phrases.update(country_names().get(iso3, ()))
             entry.phrases.add(iso3.lower())
         if speaker is not None:
+            entry.speaker = speaker
             entry.phrases.add(speaker.lower())
             # "Zhang stressed": a statement names its speaker by the family name too.
             entry.phrases.update(w.lower() for w in speaker.split() if len(w) >= 3)
@@ -234,14 +239,21 @@ class DocumentCatalog:
         speaker_reference = any(w in SPEAKER_WORDS for w in words)
         spans = [(m.start, m.end) for m in naming]
         frame = _SPEAKER_FRAME.search(question)
+        named_by_frame = False
         if frame and not any(s < frame.end(1) and frame.start(1) < e for s, e in spans):
             spans.append(frame.span(1))
-            speaker_reference = True
+            speaker_reference = named_by_frame = True
         if not naming and not speaker_reference:
             return Scope(question, question)
         doc_ids: frozenset[str] | None = None
         if naming:
             doc_ids = frozenset().union(*(m.doc_ids for m in naming))
+        elif not named_by_frame and (
+            any(w in ROLE_WORDS for w in words) or any(w in FRAME_WORDS for w in words)
+        ):
+            # "What did he say ...?", "the ambassador": whoever the collection knows as a
+            # speaker (a statement's), when it knows any.
+            doc_ids = self.with_speakers or None
         topic = _topic(question, spans)
         return Scope(
             question,

@@ -65,9 +65,18 @@ def test_named_documents_restrict_and_leave_the_topic(
     assert scope.topic == topic
 
 
-def test_the_speaker_named_by_role_restricts_nothing(catalog: DocumentCatalog) -> None:
+def test_the_speaker_named_by_role_is_the_statement_s(catalog: DocumentCatalog) -> None:
     scope = catalog.scope("What did the ambassador say about protectionism?")
-    assert (scope.doc_ids, scope.topic, scope.speaker_reference) == (None, "protectionism", True)
+    assert (scope.doc_ids, scope.topic, scope.speaker_reference) == (
+        {"li.txt"},
+        "protectionism",
+        True,
+    )
+    # A collection that knows no speaker is not restricted by "he".
+    speeches = DocumentCatalog({"BRA": stored("BRA", BRAZIL, "BRA statement", iso3="BRA")})
+    assert speeches.scope("What did he say about the Amazon?").doc_ids is None
+    # A speaker it cannot name ("What did Lula say ...") restricts nothing either.
+    assert catalog.scope("What did Lula say about protectionism?").doc_ids is None
     assert catalog.scope("What did Brazil say?").overview
     assert not catalog.scope("Who supports the Amazon fund?").overview
 
