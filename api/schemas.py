@@ -17,11 +17,16 @@ MAX_FILTER_DOCUMENTS = 1000
 DOC_IDS_DESCRIPTION = "Search only these documents (their doc_id); every document when omitted."
 
 
+# A character str.strip() keeps, as a pattern both regex dialects read alike: Python counts
+# \x1c-\x1f and \x85 as white space, JSON Schema's (ECMAScript's) \s does not.
+NON_BLANK = r"[^\s\x1c-\x1f\x85]"
+
+
 # The schema says what the validators check (inside each branch of `X | None`, where
 # generated clients look): ids the service issued, and non-empty lists of non-empty ids.
 ConversationId = Annotated[str, Field(max_length=64, json_schema_extra={"format": "uuid"})]
 DocIdList = Annotated[
-    list[Annotated[str, Field(json_schema_extra={"pattern": r"\S"})]],
+    list[Annotated[str, Field(json_schema_extra={"pattern": NON_BLANK})]],
     Field(max_length=MAX_FILTER_DOCUMENTS, json_schema_extra={"minItems": 1}),
 ]
 
@@ -42,7 +47,7 @@ def text_schema(max_chars: int | None = None) -> dict[str, Any]:
     Declared rather than enforced with Field(max_length=...), so that the validators' own
     messages ("question must not be empty") stay the ones clients get.
     """
-    schema: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
+    schema: dict[str, Any] = {"minLength": 1, "pattern": NON_BLANK}
     if max_chars is not None:
         schema["maxLength"] = max_chars
     return schema
