@@ -188,6 +188,11 @@ class VersionAids:
                 self._catalog = DocumentCatalog(self.snapshot.documents)
             return self._catalog
 
+    def warm(self) -> None:
+        """Build what is built at first use now, so that no question waits for it."""
+        _ = self.catalog
+        self.bridge.names()
+
 
 class Answerer:
     """Answers questions with verbatim sentences from the index."""

@@ -180,6 +180,7 @@ class QAService:
                 return
             if prepared is not None and self.store.current_name() == prepared.manifest_name:
                 self._snapshot = prepared
+                self.answerer.aids(prepared).warm()
             else:
                 self._reload_if_stale()
 
@@ -213,9 +214,14 @@ class QAService:
     def _reload_if_stale(self) -> IndexSnapshot:
         snapshot = self._snapshot
         if snapshot is None or self._is_stale(snapshot):
-            if snapshot is not None:
+            reloading = snapshot is not None
+            if reloading:
                 self.reloads += 1
             snapshot = self._snapshot = self._load()
+            if reloading:
+                # A new version's reading aids are built here (on the reload or the writer's
+                # thread), not by its first question.
+                self.answerer.aids(snapshot).warm()
         return snapshot
 
     def ask(
