@@ -153,21 +153,71 @@ def index_command(
             "long. Default: QA_SENTENCE_VECTORS, else what the index was built with."
         ),
     ] = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            help="Read, chunk and embed on a Ray cluster (the `cluster` extra): the index is the "
+            "one this command writes without it."
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            metavar="ADDR",
+            help="With --distributed: the cluster to join (host:port of `ray start --head`). "
+            "Default: QA_RAY_ADDRESS, else a local Ray on this machine's cores.",
+        ),
+    ] = None,
+    actors: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="With --distributed: embedding actors, each loading the model once. "
+            "Default: one per CPU of the cluster.",
+        ),
+    ] = None,
 ) -> None:
     """Index documents incrementally: new and changed ones are embedded, unchanged skipped."""
     settings = _settings()
     if sentence_vectors is not None:
         settings = settings.model_copy(update={"sentence_vectors": sentence_vectors})
+    if ray_address is not None:
+        settings = settings.model_copy(update={"ray_address": ray_address})
     targets = paths or settings.seed_paths
     try:
         from api.progress import IndexingBars
         from index.documents import iter_paths
 
         files = sum(1 for _ in iter_paths(targets))  # a walk of the folders: nothing is read
-        service = _service(settings, load_index=False, index_seeds=False)
         # Texts are chunks and, with sentence vectors, sentences: everything the model embeds.
-        with IndexingBars(files) as progress:
-            report = service.index_paths(targets, prune=prune, rebuild=rebuild, progress=progress)
+        if distributed:
+            from api.wiring import index_on_cluster
+
+            with IndexingBars(files) as progress:
+                report = index_on_cluster(
+                    settings,
+                    targets,
+                    prune=prune,
+                    rebuild=rebuild,
+                    progress=progress,
+                    actors=actors,
+                )
+        else:
+            service = _service(settings, load_index=False, index_seeds=False)
+            with IndexingBars(files) as progress:
+                report = service.index_paths(
+                    targets, prune=prune, rebuild=rebuild, progress=progress
+                )
+    except ModuleNotFoundError as exc:
+        if exc.name != "ray":
+            raise
+        typer.secho(
+            'error: --distributed needs Ray: pip install -e ".[cluster]"',
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(code=2) from None
     except QAError as exc:
         raise _fail(exc) from None
     except FileNotFoundError as exc:

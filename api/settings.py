@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         description="Store sentence vectors when indexing: new questions then embed no sentence, "
         "and indexing takes about twice as long. Unset: keep what the index was built with.",
     )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster `qa index --distributed` joins (e.g. 10.0.0.1:6379); unset: "
+        "a local Ray on this machine's cores.",
+    )
     segment_chunks: int = Field(
         4096, ge=1, description="Chunks embedded per published batch when indexing."
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from qa.retrieval import RetrievalConfig
 from qa.service import QAService
 
 if TYPE_CHECKING:
+    from index.build import BuildReport, Progress
     from qa.generate import GroundedGenerator
 
 logger = logging.getLogger("api")
@@ -97,6 +98,39 @@ def load_service(
         report = service.index_paths(seeds)
         logger.info("indexed %d seed documents into %s", len(report.added), store.root)
     return service
+
+
+def index_on_cluster(
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    actors: int | None = None,
+) -> BuildReport:
+    """`qa index --distributed`: index paths on the Ray cluster at QA_RAY_ADDRESS (else a local
+    Ray), into the configured index; Ray is imported here only (the `cluster` extra)."""
+    from index.distributed import ClusterConfig, ModelConfig, build_index_distributed
+
+    model = ModelConfig(
+        settings.model,
+        max_seq_length=settings.max_seq_length,
+        batch_size=settings.embed_batch_size,
+        torch_threads=settings.torch_threads or 1,
+    )
+    return build_index_distributed(
+        paths,
+        open_store(settings),
+        model,
+        settings.chunking(),
+        ClusterConfig(address=settings.ray_address, actors=actors),
+        prune=prune,
+        rebuild=rebuild,
+        progress=progress,
+        segment_chunks=settings.segment_chunks,
+        sentence_vectors=settings.sentence_vectors,
+    )
 
 
 def load_generator(settings: Settings, service: QAService) -> GroundedGenerator | None:

@@ -9,7 +9,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from index.chunking import chunk_text
+from index.chunking import ChunkSpan, chunk_text
 from index.compaction import compaction_candidates, merge_segments
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
@@ -170,12 +170,16 @@ class IndexWriter:
             return "added"
         return "unchanged" if entry.content_hash == document.content_hash else "updated"
 
-    def add(self, document: Document) -> StageOutcome:
-        """Stage a document unless it is unchanged; returns its status."""
+    def add(self, document: Document, spans: Sequence[ChunkSpan] | None = None) -> StageOutcome:
+        """Stage a document unless it is unchanged; returns its status.
+
+        spans: its chunks when already cut with this writer's chunking (by a Ray task).
+        """
         status = self.status(document)
         if status == "unchanged":
             return status
-        spans = chunk_text(document.text, self.chunking.chunk_size, self.chunking.overlap)
+        if spans is None:
+            spans = chunk_text(document.text, self.chunking.chunk_size, self.chunking.overlap)
         # A second version of a staged document replaces the first: one text per doc_id.
         self._drop_pending(document.doc_id)
         self._pending_docs.append(document)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from api.settings import Settings
@@ -39,3 +42,12 @@ def test_settings_reach_the_service(settings: Settings) -> None:
     assert service.store.root == settings.data_dir / "elsewhere"
     assert (service.sentence_vectors, service.segment_chunks) == (True, 7)
     assert open_store(tuned).exists() is False
+
+
+def test_the_default_install_imports_no_ray() -> None:
+    # Only `qa index --distributed` imports Ray (index.distributed, the `cluster` extra).
+    code = "import sys, api.app, api.cli, api.wiring; print('ray' in sys.modules)"
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "False"
