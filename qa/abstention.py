@@ -71,17 +71,25 @@ UNRELATED_SENTENCES = (
     "Fresh strawberries are in season in early summer.",
     "The marathon route passes through the city park.",
 )
-# Questions that ask for a count or an amount ("how long" and "when" are often answered in
-# words).
+# Questions that ask for a count or an amount ("how long" is often answered in words),
 _WANTS_NUMBER = re.compile(
     r"\b(?:how (?:many|much|old)|what (?:percentage|percent|number|year)|which year|"
     r"in what year)\b",
     re.IGNORECASE,
 )
+# and those that ask for a date.
+_WANTS_DATE = re.compile(r"^\W*when\b", re.IGNORECASE)
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundreds?|"
     r"thousands?|millions?|billions?|half|dozens?|percent|single|once|twice|double|triple|"
     r"first|second|third|several|none)\b",
+    re.IGNORECASE,
+)
+# A time said in words.
+_TIME = re.compile(
+    r"\b(?:years?|months?|weeks?|days?|decades?|century|ago|today|now|recently|yesterday|"
+    r"january|february|march|april|june|july|august|september|october|november|december|"
+    r"spring|summer|autumn|winter|since|until|after|before|during)\b",
     re.IGNORECASE,
 )
 
@@ -102,13 +110,18 @@ class AbstentionModel:
 
 
 def wants_number(question: str) -> bool:
-    """Whether the question asks for a count or an amount."""
-    return _WANTS_NUMBER.search(question) is not None
+    """Whether the question asks for a count, an amount or a date."""
+    return _WANTS_NUMBER.search(question) is not None or wants_date(question)
 
 
-def has_number(text: str) -> bool:
-    """Whether text states a number, in digits or words."""
-    return _NUMBER.search(text) is not None
+def wants_date(question: str) -> bool:
+    """Whether the question asks when."""
+    return _WANTS_DATE.search(question) is not None
+
+
+def has_number(text: str, date: bool = False) -> bool:
+    """Whether text states a number in digits or words (with date: or a time)."""
+    return _NUMBER.search(text) is not None or (date and _TIME.search(text) is not None)
 
 
 class TermWeights:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -35,6 +36,8 @@ VARIANT_ENDINGS = ("n", "an", "ian", "ean", "ese", "ish", "ic")
 # their acronyms are expanded from the retrieved passages only.
 FULL_SCAN_CHARS = 20_000_000
 MIN_CORRECTED_LENGTH = 4
+# A word is read as two run together only when each part has this many letters.
+COMPOUND_PART = 4
 
 RewriteKind = Literal["alias", "variant", "spelling"]
 
@@ -213,6 +216,19 @@ class Vocabulary:
                 found.add(token + ending)
         return found
 
+    def compounds(self, word: str) -> list[tuple[str, str]]:
+        """The ways word runs two words of the collection together ("counterterrorism" as
+        "counter" and "terrorism"), each part four letters or more."""
+        word = word.lower()
+        if not word.isalpha() or len(word) < 2 * COMPOUND_PART:
+            return []
+        found = []
+        for cut in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+            head, tail = tokenize(word[:cut]), tokenize(word[cut:])
+            if len(head) == 1 and len(tail) == 1 and head[0] in self and tail[0] in self:
+                found.append((word[:cut], word[cut:]))
+        return found
+
     def nearest(self, token: str) -> str | None:
         """The most used token within a small edit distance (1 up to 7 letters, else 2).
 
@@ -317,6 +333,12 @@ class Bridge:
                 continue
             seen.add(token)
             group = TermGroup(token)
+            # "counterterrorism" is also "counter terrorism" or "counter-terrorism"; a word the
+            # model holds whole is one word ("international" is not "inter national").
+            known_whole = self.is_word is not None and self.is_word(word.lower())
+            for parts in [] if known_whole else vocabulary.compounds(word):
+                group = group.with_alternative(tokenize(" ".join(parts)))
+                rewrites.append(Rewrite("variant", word, " ".join(parts)))
             if token in vocabulary:
                 for variant in sorted(vocabulary.variants(token)):
                     group = group.with_alternative([variant])
@@ -418,16 +440,29 @@ class GroupWeights:
         pairs = zip(self.groups, self.weights, strict=True)
         return sum(w for g, w in pairs if g.found_in(present)) / self.total
 
-    def known_share(self, snapshot: IndexSnapshot) -> float:
-        """The IDF-weighted share of the groups the collection uses somewhere."""
+    def known_share(self, snapshot: IndexSnapshot, rows: np.ndarray | None = None) -> float:
+        """The IDF-weighted share of the groups the collection (rows: those chunks) uses
+        somewhere."""
         if not self.total:
             return 1.0
         frequency = snapshot.keywords.document_frequency
+        if rows is None:
+
+            def used(token: str) -> bool:
+                return frequency.get(token, 0) > 0
+        else:
+
+            def used(token: str) -> bool:
+                # A question confined to some documents asks whether they use the term.
+                if frequency.get(token, 0) <= 0:
+                    return False
+                scores = snapshot.keywords.scores([token])[rows]
+                return bool(len(scores)) and float(scores.max()) > 0
+
         known = sum(
             w
             for g, w in zip(self.groups, self.weights, strict=True)
-            if frequency.get(g.term, 0) > 0
-            or any(all(frequency.get(t, 0) > 0 for t in a) for a in g.alternatives)
+            if used(g.term) or any(all(used(t) for t in a) for a in g.alternatives)
         )
         return known / self.total
 

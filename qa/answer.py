@@ -13,13 +13,21 @@ from index.embedding import Embedder
 from index.snapshot import IndexSnapshot
 from index.store import Chunk
 from index.text import tokenize
-from qa.abstention import UNRELATED_SENTENCES, AbstentionModel, has_number, wants_number
+from qa.abstention import (
+    UNRELATED_SENTENCES,
+    AbstentionModel,
+    has_number,
+    wants_date,
+    wants_number,
+)
 from qa.aliases import Bridge, Bridged, GroupWeights, Rewrite, TermGroup, names
 from qa.cache import SentenceEmbeddingCache
 from qa.retrieval import Hit, Retriever
 from qa.scope import DocumentCatalog, Scope
 
 NO_ANSWER = "The documents do not answer this question."
+# Words, each CJK character counting as one (a Chinese sentence has no spaces).
+_WORDS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]|[^\W\u3040-\u30ff\u3400-\u9fff]+")
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,18 @@ class AnswerConfig:
     # "What else?": the conversation's topic is known to be answered, so the next sentences not
     # cited yet need only this share of the abstention threshold.
     more_threshold_share: float = 0.5
+    # A question confined to this many documents or fewer (by the names it uses or a filter)
+    # reads deeper into them: their best sentence is often in a chunk about something else
+    # ("What did Washington say about fentanyl?" is answered by a sentence on narcotics).
+    scoped_documents: int = 3
+    scoped_depth: int = 2
+    scoped_embedded_sentences: int = 24
+    # A sentence of fewer words is a heading or an aside ("Sea Level rise."), not an answer:
+    # its score is lowered by this much.
+    short_sentence_words: int = 4
+    short_sentence_weight: float = 0.15
+    # A question asking "how many" prefers sentences that state a number by this much.
+    number_weight: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -282,6 +302,10 @@ class Answerer:
         else:
             query, searched = reading.bridged.query, reading.doc_ids
             groups, tokens = reading.bridged.groups, reading.bridged.tokens
+        if searched is not None and len(searched) <= self.config.scoped_documents:
+            top_k *= self.config.scoped_depth
+            if embedded is None:
+                embedded = self.config.scoped_embedded_sentences
         if reading is not None and reading.scope.overview:
             query_vector = self.centroid(snapshot, searched)
         elif given is not None:
@@ -298,31 +322,42 @@ class Answerer:
         )
         weights = GroupWeights(snapshot, groups)
         candidates = self.score_sentences(snapshot, weights, query_vector, hits, embedded, exclude)
+        wanted, date = wants_number(question), wants_date(question)
+        if wanted:
+            candidates = self.prefer_numbers(candidates, date)
         if not candidates:
             return Evidence(hits, candidates, (), 0.0, reading, query_vector)
         best = candidates[0]
         topic = reading.scope.topic if reading is not None else question
         numbers = re.findall(r"\b\d[\d,.]*\d\b|\b\d\b", topic)
         asked = " ".join([*(w for w in sorted(names(question)) if w in topic), *numbers])
+        rows = None if searched is None else self.retriever.document_rows(snapshot).of(searched)
         features = (
             best.similarity,
             best.similarity - self.unrelated_similarity(query_vector),
             best.overlap,
             max(weights.share(set(tokenize(h.text))) for h in hits),
-            weights.known_share(snapshot),
-            key_terms_missing(
-                snapshot,
-                asked,
-                groups,
-                None if searched is None else self.retriever.document_rows(snapshot).of(searched),
-            ),
+            weights.known_share(snapshot, rows),
+            key_terms_missing(snapshot, asked, groups, rows),
             key_terms_outside(asked, groups, best_passage(hits, best)),
-            float(wants_number(question) and not has_number(best.text)),
+            float(wanted and not has_number(best.text, date)),
         )
         probability = self.abstention.probability(features)
         if reading is not None and reading.scope.overview:
             probability = 1.0  # "What did Brazil say?" is answered by the speech itself
         return Evidence(hits, candidates, features, probability, reading, query_vector)
+
+    def prefer_numbers(
+        self, candidates: list[SentenceCandidate], date: bool = False
+    ) -> list[SentenceCandidate]:
+        """The candidates rescored for a question asking for a count (date: or when): those
+        stating one first."""
+        weight = self.config.number_weight
+        rescored = [
+            c if has_number(c.text, date) else replace(c, score=c.score - weight)
+            for c in candidates
+        ]
+        return sorted(rescored, key=lambda c: c.score, reverse=True)
 
     def unrelated_similarity(self, query_vector: np.ndarray) -> float:
         """The mean similarity of the question to sentences about other subjects."""
@@ -394,6 +429,8 @@ class Answerer:
                 + config.overlap_weight * overlap
                 + config.chunk_weight * chunk_score[(doc_id, start, end)]
             )
+            if len(_WORDS.findall(text)) < config.short_sentence_words:
+                score -= config.short_sentence_weight
             candidates.append(
                 SentenceCandidate(
                     doc_id,

@@ -30,13 +30,13 @@ ANAPHORS = frozenset(
 )
 # Openings that continue the previous question rather than start a new one.
 CONTINUATIONS = ("and ", "but ", "also ", "so ", "then ", "or ", "what about ", "how about ")
+# Pronouns that point back at the previous answer's speaker, so at its first document.
+SPEAKER_PRONOUNS = frozenset("he she him her his hers".split())
 # A follow-up asking for more ("What else...?", "Why?") gets sentences not cited yet.
 MORE = re.compile(
     r"\b(?:else|more|other|others|another|further|besides|additionally)\b|^\W*why\b",
     re.IGNORECASE,
 )
-# Pronouns that point back at the previous answer's speaker, so at its documents.
-SPEAKER_PRONOUNS = frozenset("he she him her his hers".split())
 # Words that ask for more of the same; they name no topic of their own.
 FILLER = frozenset(
     "particular particularly specifically specific exactly example instance else more detail "
@@ -185,9 +185,12 @@ def answer_in_context(
         if MORE.search(question):
             exclude = frozenset((c.doc_id, c.start, c.end) for a in earlier for c in a.citations)
         words = {w.lower() for w in _WORD.findall(question)}
-        if words & SPEAKER_PRONOUNS and earlier and earlier[-1].citations:
-            # "What did he say about X?": the speaker of the previous answer.
-            speakers = {c.doc_id for c in earlier[-1].citations[:1]}
+        if earlier and earlier[-1].citations and not service.named_documents(question):
+            # "What did he say about X?", "And what should they do?": the conversation stays
+            # with the document the previous answer came from, unless the question names others.
+            # "He" is one speaker, the first cited; "they" or "it" may be in any cited document.
+            cited = earlier[-1].citations[:1] if words & SPEAKER_PRONOUNS else earlier[-1].citations
+            speakers = {c.doc_id for c in cited}
             doc_ids = speakers if doc_ids is None else (set(doc_ids) & speakers) or doc_ids
     if resolved.query != question or exclude:
         answer = ask(resolved.query, top_k, doc_ids, exclude)

@@ -250,6 +250,11 @@ class QAService:
             ),
         )
 
+    def named_documents(self, question: str) -> frozenset[str]:
+        """The documents question names by speaker, country or title (none: empty)."""
+        scope = self.answerer.aids(self.snapshot).catalog.scope(question)
+        return scope.doc_ids or frozenset() if scope.mentions else frozenset()
+
     def search(
         self, query: str, top_k: int = 10, doc_ids: Collection[str] | None = None
     ) -> list[Hit]:

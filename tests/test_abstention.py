@@ -7,7 +7,7 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.abstention import FEATURES, AbstentionModel
+from qa.abstention import FEATURES, AbstentionModel, has_number, wants_date, wants_number
 
 
 def test_probability_is_the_logistic_of_the_weighted_sum() -> None:
@@ -41,3 +41,22 @@ def test_words_the_collection_never_uses_push_towards_abstaining(seed_client: Te
         "/v1/ask", json={"question": "Which vaccines did China donate in 2021?"}
     ).json()
     assert (body["answered"], body["citations"]) == (False, [])
+
+
+@pytest.mark.parametrize(
+    ("question", "count", "date"),
+    [
+        ("How many officers will Kenya send?", True, False),
+        ("When did China ratify the convention?", True, True),
+        ("What did he say about drugs?", False, False),
+    ],
+)
+def test_questions_asking_for_a_count_or_a_date(question: str, count: bool, date: bool) -> None:
+    assert wants_number(question) is count
+    assert wants_date(question) is date
+
+
+def test_a_date_in_words_counts_only_for_when_questions() -> None:
+    text = "France has done much in recent years for Africa."
+    assert not has_number(text)
+    assert has_number(text, date=True)

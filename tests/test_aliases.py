@@ -8,6 +8,7 @@ from index.build import ChunkingConfig, build_index
 from index.embedding import Embedder
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import IndexStore
+from index.text import tokenize
 from qa.aliases import (
     Bridge,
     CollectionNames,
@@ -90,3 +91,15 @@ def test_a_word_of_the_language_is_not_corrected(snapshot: IndexSnapshot) -> Non
         Rewrite("spelling", "developmnt", "development"),
     )
     assert [g.term for g in bridge.bridge("counter-terrorism").groups] == ["counter", "terror"]
+
+
+def test_two_words_run_together_count_as_the_collection_s_pair(snapshot: IndexSnapshot) -> None:
+    bridged = Bridge(snapshot).bridge("customsofficers")
+    (group,) = bridged.groups
+    assert group.found_in(set(tokenize("customs officers")))
+    assert bridged.rewrites == (Rewrite("variant", "customsofficers", "customs officers"),)
+
+
+def test_a_word_the_model_holds_whole_is_not_split(snapshot: IndexSnapshot) -> None:
+    bridge = Bridge(snapshot, is_word={"customsofficers"}.__contains__)
+    assert bridge.bridge("customsofficers").rewrites == ()

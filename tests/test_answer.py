@@ -9,7 +9,7 @@ from index.embedding import Embedder
 from index.snapshot import load_snapshot
 from index.store import IndexStore
 from qa.abstention import UNRELATED_SENTENCES
-from qa.answer import AnswerConfig, Answerer
+from qa.answer import AnswerConfig, Answerer, SentenceCandidate
 from qa.retrieval import Retriever
 from tests.embedders import CountingEmbedder
 
@@ -36,3 +36,21 @@ def test_sentences_embedded_are_capped_and_the_answer_still_quotes(
     assert answer.citations[0].text == "The Danube flows through ten countries."
     text = snapshot.documents["river.txt"].text
     assert text[answer.citations[0].start : answer.citations[0].end] == answer.citations[0].text
+
+
+def candidate(text: str, score: float) -> SentenceCandidate:
+    return SentenceCandidate("doc.txt", 0, len(text), text, score, 0.0, 0.0, score)
+
+
+def test_a_question_asking_how_many_prefers_a_sentence_stating_a_number(
+    embedder: Embedder,
+) -> None:
+    answerer = Answerer(embedder, Retriever(embedder), AnswerConfig(number_weight=0.2))
+    wordy = candidate("Our officers support the Haitian police.", 0.9)
+    counted = candidate("Kenya has deployed 382 officers.", 0.8)
+
+    assert answerer.prefer_numbers([wordy, counted])[0] == counted
+    # A date in words answers "when", not "how many".
+    recent = candidate("In recent years the mission grew.", 0.85)
+    assert answerer.prefer_numbers([recent, wordy])[0].text == wordy.text
+    assert answerer.prefer_numbers([recent, wordy], date=True)[0] == recent

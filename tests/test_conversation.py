@@ -211,3 +211,28 @@ def test_what_else_gives_sentences_not_cited_yet(service: QAService) -> None:
 )
 def test_requests_for_more_are_recognised(question: str, expected: bool) -> None:
     assert bool(MORE.search(question)) is expected
+
+
+def test_a_follow_up_stays_with_the_previous_answer_s_document(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "forest.txt").write_text(
+        "The forest fund pays for reforestation in the north. "
+        "The fund will also send surveyors to map the new woods.",
+        encoding="utf-8",
+    )
+    (folder / "harbour.txt").write_text(
+        "The harbour authority will send engineers, cranes and equipment to the port.",
+        encoding="utf-8",
+    )
+    qa = QAService(IndexStore(tmp_path / "index"), embedder, ChunkingConfig())
+    qa.index_paths([folder])
+    first = answer_in_context(qa, "Who pays for reforestation?", []).answer
+    assert first.citations[0].doc_id == "forest.txt"
+
+    follow = answer_in_context(qa, "And what will it send?", ["Who pays for reforestation?"])
+
+    assert follow.answer.answered
+    assert {c.doc_id for c in follow.answer.citations} == {"forest.txt"}
