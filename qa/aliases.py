@@ -71,6 +71,12 @@ class TermGroup:
         """Whether the term or one of its alternatives is wholly in present."""
         return self.term in present or any(a <= present for a in self.alternatives)
 
+    def with_alternatives(self, alternatives: Iterable[Iterable[str]]) -> TermGroup:
+        group = self
+        for tokens in alternatives:
+            group = group.with_alternative(tokens)
+        return group
+
     def with_alternative(self, tokens: Iterable[str]) -> TermGroup:
         alternative = frozenset(tokens)
         if not alternative or alternative in self.alternatives or alternative == {self.term}:
@@ -400,6 +406,33 @@ class Bridge:
                     for g in groups
                 ]
         query = _WORD.sub(lambda m: replaced.get(m.group(0), m.group(0)), text)
+        return Bridged(tuple(groups), tuple(rewrites), query)
+
+    def with_other_names(
+        self, bridged: Bridged, named: Sequence[tuple[str, Sequence[str]]]
+    ) -> Bridged:
+        """bridged with each named thing (as written, and its other names) also found by the
+        names the collection uses: "the DPRK" by "North Korea"."""
+        vocabulary = self.vocabulary
+        groups, rewrites, query = list(bridged.groups), list(bridged.rewrites), bridged.query
+        for surface, others in named:
+            own = set(tokenize(surface))
+            used = [
+                tokens
+                for tokens in (frozenset(tokenize(n)) for n in others)
+                if tokens and tokens != own and all(t in vocabulary for t in tokens)
+            ]
+            if not own or not used:
+                continue
+            groups = [g.with_alternatives(used) if g.term in own else g for g in groups]
+            if not all(t in vocabulary for t in own) and all(r.source != surface for r in rewrites):
+                # The collection never writes it so: say which name was read instead.
+                best = max(
+                    (n for n in others if frozenset(tokenize(n)) in used),
+                    key=lambda n: min(vocabulary.document_frequency[t] for t in tokenize(n)),
+                )
+                rewrites.append(Rewrite("alias", surface, best.title()))
+                query = query.replace(surface, f"{surface} ({best.title()})", 1)
         return Bridged(tuple(groups), tuple(rewrites), query)
 
     def surface(self, token: str, asked: str) -> str:

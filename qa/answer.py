@@ -23,7 +23,7 @@ from qa.abstention import (
 from qa.aliases import Bridge, Bridged, GroupWeights, Rewrite, TermGroup, names
 from qa.cache import SentenceEmbeddingCache
 from qa.retrieval import Hit, Retriever
-from qa.scope import DocumentCatalog, Scope
+from qa.scope import DocumentCatalog, Scope, countries_in, country_names
 
 NO_ANSWER = "The documents do not answer this question."
 # Words, each CJK character counting as one (a Chinese sentence has no spaces).
@@ -262,16 +262,33 @@ class Answerer:
         """The documents question names, its topic, and the words bridged to the collection."""
         aids = self.aids(snapshot)
         scope = aids.catalog.scope(question)
+        corrections: tuple[Rewrite, ...] = ()
+        if not scope.mentions:
+            # "what did keyna say": a misspelt name of a document names it too.
+            spelled = [r for r in aids.bridge.bridge(question).rewrites if r.kind == "spelling"]
+            corrected = question
+            for rewrite in spelled:
+                corrected = re.sub(rf"\b{re.escape(rewrite.source)}\b", rewrite.target, corrected)
+            rescoped = aids.catalog.scope(corrected) if spelled else scope
+            if rescoped.mentions:
+                scope = rescoped
+                corrections = tuple(
+                    r for r in spelled if any(m.lower() == r.target for m in scope.mentions)
+                )
         searched = doc_ids
         if scope.doc_ids is not None:
             narrowed = scope.doc_ids if doc_ids is None else scope.doc_ids & doc_ids
             searched = narrowed or doc_ids
         topic = scope.topic if tokenize(scope.topic) else question
-        bridged = aids.bridge.bridge(topic)
+        # Countries the topic names are also found by their other names ("the DPRK").
+        named = [(surface, country_names()[iso3]) for surface, iso3 in countries_in(topic)]
+        bridged = aids.bridge.with_other_names(aids.bridge.bridge(topic), named)
         if scope.neutral and scope.neutral != topic:
             # The model reads the question as asked, names aside; terms come from the topic.
-            asked = aids.bridge.bridge(scope.neutral)
+            asked = aids.bridge.with_other_names(aids.bridge.bridge(scope.neutral), named)
             bridged = replace(bridged, query=asked.query, rewrites=asked.rewrites)
+        if corrections:
+            bridged = replace(bridged, rewrites=(*corrections, *bridged.rewrites))
         return Reading(scope, bridged, searched)
 
     def evidence(

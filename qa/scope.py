@@ -32,6 +32,11 @@ SPEAKER_WORDS = frozenset(
 )
 # Roles that name a statement's speaker without naming the person.
 ROLE_WORDS = frozenset("ambassador speaker representative delegate envoy minister author".split())
+# Titles that precede a speaker's name in a statement ("President Xi Jinping said").
+TITLE_WORDS = frozenset(
+    "president prime minister foreign secretary general ambassador chancellor king queen "
+    "mr mrs ms dr his her excellency premier vice state counselor".split()
+)
 # Words that frame a question about what someone said ("what did X say about Y").
 FRAME_WORDS = frozenset(
     "say says said saying tell tells told talk talks talked speak speaks spoke mention mentions "
@@ -83,7 +88,52 @@ def country_names() -> dict[str, tuple[str, ...]]:
                 found.add(spelling.lower())
     names.setdefault("USA", set()).update({"us", "u.s.", "america", "the us"})
     names.setdefault("GBR", set()).add("uk")
+    for found in names.values():
+        # "PRC", "DPRK": the initials of an official name name the country too.
+        found.update(filter(None, (initials(name) for name in list(found))))
     return {iso3: tuple(sorted(v)) for iso3, v in names.items()}
+
+
+def initials(name: str) -> str | None:
+    """The acronym of a name of three words or more ("people's republic of china": "prc")."""
+    if "," in name or "(" in name:
+        return None
+    words = [w for w in re.findall(r"[^\W\d_][\w'’]*", name) if w not in _NAME_JOINERS]
+    return "".join(w[0] for w in words) if len(words) >= 3 else None
+
+
+@cache
+def country_by_name() -> dict[str, str]:
+    """Every name of country_names() (lower case), and the iso3 it names."""
+    return {name: iso3 for iso3, names in country_names().items() for name in names}
+
+
+def countries_in(text: str) -> list[tuple[str, str]]:
+    """The country names of text as written, with their iso3, longest first, not overlapping."""
+    words = list(_COUNTRY_WORD.finditer(text))
+    by_name = country_by_name()
+    taken: set[int] = set()
+    found = []
+    for size in range(_LONGEST_COUNTRY_WORDS, 0, -1):
+        for first in range(len(words) - size + 1):
+            span = range(first, first + size)
+            if taken.intersection(span):
+                continue
+            start, end = words[first].start(), words[first + size - 1].end()
+            surface = text[start:end].rstrip(".")
+            iso3 = by_name.get(surface.lower().replace("’", "'"))
+            if iso3 is None or (_case_sensitive(surface) and not surface.isupper()):
+                continue
+            taken.update(span)
+            found.append((surface, iso3))
+    return found
+
+
+# Words of a country's name ("people's", "u.s."), and how many a name has at most ("united
+# kingdom of great britain and northern ireland" is longer: its shorter names are enough).
+_COUNTRY_WORD = re.compile(r"[^\W_][\w'’.]*")
+_LONGEST_COUNTRY_WORDS = 5
+_NAME_JOINERS = frozenset("of the and".split())
 
 
 @cache
@@ -150,8 +200,12 @@ def speaker_of(document: StoredDocument) -> str | None:
     speakers = Counter({s: n for s, n in speakers.items() if len(s.split()) >= 2})
     if speakers:
         name, count = speakers.most_common(1)[0]
+        # "President Xi Jinping said": the title is not the name.
+        words = name.split()
+        while len(words) > 2 and words[0].lower() in TITLE_WORDS:
+            words.pop(0)
         if count >= 2:
-            return name
+            return " ".join(words)
     return None
 
 
@@ -217,7 +271,9 @@ class DocumentCatalog:
             if name.lower() not in question.lower():
                 continue
             flags = 0 if _case_sensitive(name) else re.IGNORECASE
-            pattern = re.compile(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", flags)
+            # A short name is a name only in capitals: "US", "PRC", never "us".
+            written = name.upper() if flags == 0 else name
+            pattern = re.compile(r"(?<![\w.])" + re.escape(written) + r"(?![\w])", flags)
             for match in pattern.finditer(question):
                 surface = match.group(0)
                 if flags == 0 and not surface.isupper():

@@ -103,3 +103,15 @@ def test_two_words_run_together_count_as_the_collection_s_pair(snapshot: IndexSn
 def test_a_word_the_model_holds_whole_is_not_split(snapshot: IndexSnapshot) -> None:
     bridge = Bridge(snapshot, is_word={"customsofficers"}.__contains__)
     assert bridge.bridge("customsofficers").rewrites == ()
+
+
+def test_a_named_thing_is_also_found_by_the_names_the_collection_uses(
+    snapshot: IndexSnapshot,
+) -> None:
+    bridge = Bridge(snapshot)
+    named = [("Ruritania", ("ruritania", "african states"))]
+    bridged = bridge.with_other_names(bridge.bridge("What about Ruritania?"), named)
+    (group,) = bridged.groups
+    assert group.found_in({"african", "state"})
+    assert bridged.rewrites == (Rewrite("alias", "Ruritania", "African States"),)
+    assert bridged.query == "What about Ruritania (African States)?"

@@ -8,7 +8,7 @@ from index.build import ChunkingConfig
 from index.documents import Document
 from index.embedding import Embedder
 from index.store import IndexStore, StoredDocument
-from qa.scope import DocumentCatalog, country_names, speaker_of
+from qa.scope import DocumentCatalog, countries_in, country_names, initials, speaker_of
 from qa.service import QAService
 
 STATEMENT = (
@@ -106,3 +106,21 @@ def test_the_topic_decides_the_citation_within_the_named_document(
     assert answer.citations[0].text == "China opposes protectionism."
     overview = service.ask("What did France say?")
     assert overview.answered and {c.doc_id for c in overview.citations} == {"FRA"}
+
+
+def test_official_names_give_their_initials_and_short_names_need_capitals() -> None:
+    assert initials("people's republic of china") == "prc"
+    assert initials("north korea") is None
+    assert countries_in("What did Tokyo say about the DPRK?") == [("Tokyo", "JPN"), ("DPRK", "PRK")]
+    assert countries_in("tell us about trade") == []
+
+
+def test_a_short_country_name_in_capitals_names_its_document(catalog: DocumentCatalog) -> None:
+    scope = catalog.scope("What did the FRA delegation say about the Amazon fund?")
+    assert scope.doc_ids == {"FRA"}
+    assert catalog.scope("What did fra say?").doc_ids is None
+
+
+def test_a_title_is_not_part_of_the_speaker_s_name() -> None:
+    text = "President Li Wei said that trade must stay open. President Li Wei said so twice."
+    assert speaker_of(stored("d", text, "Trade")) == "Li Wei"
