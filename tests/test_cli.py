@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,13 @@ def test_eval_reports_retrieval_and_answers(env: Path) -> None:
     report = json.loads((env / "report.json").read_text())
     assert report["queries"] == 2
     assert report["metrics"]["answer_in_top1"] == 1.0
+
+
+def test_distributed_indexing_without_ray_says_which_extra_to_install(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the `cluster` extra were absent
+    monkeypatch.delitem(sys.modules, "index.distributed", raising=False)
+    result = runner.invoke(app, ["index", "--distributed"])
+    assert result.exit_code == 2
+    assert 'error: --distributed needs Ray: pip install -e ".[cluster]"' in result.output
