@@ -582,7 +582,7 @@ def eval_check_command(
     ] = None,
     tune: Annotated[
         bool,
-        typer.Option(help="Grid-search thresholds on even-id claims; report odd-id ones too."),
+        typer.Option(help="Tune thresholds on claims with ids 2 mod 4; report odd-id ones too."),
     ] = False,
     index_dir: Annotated[
         Path | None,
@@ -595,7 +595,7 @@ def eval_check_command(
     import tempfile
 
     from qa.check import CheckConfig
-    from qa.check_eval import halves, load_claims, markdown, score, tune_config
+    from qa.check_eval import load_claims, markdown, score, splits, tune_config
 
     settings = _settings()
     if (
@@ -620,10 +620,16 @@ def eval_check_command(
             service.examine_claim(gold.text, config)
             for gold in _bar(iterable=golds, unit="claim", desc="checking", delay=1.0)
         ]
-    even, odd = halves(golds)
+    parts = splits(golds)
     if tune:
-        config = tune_config([golds[i] for i in even], [examined[i] for i in even], config)
-    subsets = {"all": list(range(len(golds))), "even ids": even, "odd ids": odd}
+        tuning = parts["tune"]
+        config = tune_config([golds[i] for i in tuning], [examined[i] for i in tuning], config)
+    subsets = {
+        "all": list(range(len(golds))),
+        "ids 0 mod 4 (model trained on)": parts["train"],
+        "ids 2 mod 4 (thresholds tuned on)": parts["tune"],
+        "odd ids (held out)": parts["report"],
+    }
     reports = {
         name: score([golds[i] for i in idx], [examined[i] for i in idx], config)
         for name, idx in subsets.items()
@@ -631,7 +637,7 @@ def eval_check_command(
     }
     typer.echo(markdown(reports))
     if tune:
-        typer.echo(f"\nTuned on even ids: {reports['all'].config}")
+        typer.echo(f"\nTuned on ids 2 mod 4: {reports['all'].config}")
     if json_file is not None:
         json_file.write_text(
             json.dumps({n: asdict(r) for n, r in reports.items()}, indent=2), encoding="utf-8"

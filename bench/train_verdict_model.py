@@ -1,10 +1,13 @@
 """Train the fact checker's verdict model (qa/data/verdict_model.npz) and choose its thresholds.
 
     python bench/train_verdict_model.py                        # pairs from the cited abstracts
-    python bench/train_verdict_model.py --index-dir /work/ev/scifact --vectors /tmp/vectors.npz
+    python bench/train_verdict_model.py --index-dir /work/ev/scifact \
+        --vectors /tmp/vectors.npz --examined /tmp/examined.npz
 
-Training pairs (claim, evidence sentence, verdict):
-- SciFact train claims with even ids: each sentence of their cited abstracts (a rationale
+SciFact train claims are split by id (`qa.check_eval.split_of`): ids 0 mod 4 train the model,
+ids 2 mod 4 tune the thresholds, odd ids are held out for the report. Training pairs (claim,
+evidence sentence, verdict):
+- SciFact claims with ids 0 mod 4: each sentence of their cited abstracts (a rationale
   sentence takes the claim's label, the others are not_found); with --index-dir also the
   sentences the checker examines for them on the whole corpus (labelled the same way);
 - pairs generated from the collection's own sentences (SciFact abstracts, the seed statement,
@@ -14,9 +17,11 @@ Training pairs (claim, evidence sentence, verdict):
   document, or the sentence with a content word replaced by an absent one -> not_found.
 
 The model is scikit-learn's multinomial logistic regression over `qa.verdict_model` features;
-only its arrays are saved. With --index-dir the thresholds of CheckConfig are then grid-searched
-on the even-id claims (precision of "supported" at least 0.80 first, then accuracy) and the
-odd-id claims are reported with them; the chosen values are printed to copy into CheckConfig.
+only its arrays are saved. With --index-dir the thresholds of CheckConfig are then searched on
+the claims with ids 2 mod 4 (precision of "supported" at least 0.80 first, then accuracy) and
+the odd-id claims are reported with them and with the shipped ones; the chosen values are
+printed to copy into CheckConfig. --examined caches the sentences retrieved for each claim
+(texts, offsets, scores, vectors), so a change of the lexical signals is re-measured in a minute.
 The random seed is fixed, so a run reproduces the file.
 """
 
@@ -41,7 +46,7 @@ from index.chunking import split_sentences
 from index.text import tokenize
 from qa.answer import SentenceCandidate
 from qa.check import VERDICTS, CheckConfig, EvidenceSignals, signals
-from qa.check_eval import _overlaps, halves
+from qa.check_eval import _overlaps, split_of, splits
 from qa.contrast import POLARITY_AND_ANTONYM_WORDS, document_subjects
 from qa.verdict_model import MODEL_PATH, VerdictModel, pair_features
 
@@ -280,6 +285,7 @@ def main() -> None:
     )
     parser.add_argument("--index-dir", type=Path, help="SciFact index: examine claims on it")
     parser.add_argument("--vectors", type=Path, help="cache of text vectors (.npz) to reuse")
+    parser.add_argument("--examined", type=Path, help="cache of retrieved sentences (.npz)")
     parser.add_argument("--sentences", type=int, default=700, help="collection sentences to edit")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--c", type=float, default=0.05, help="inverse regularisation")
@@ -303,10 +309,10 @@ def main() -> None:
     docs_x: list[str | None] = []
     labels: list[str] = []
 
-    # SciFact: even-id train claims against every sentence of their cited abstracts.
+    # SciFact: the training claims against every sentence of their cited abstracts.
     golds = [json.loads(line) for line in (args.scifact / "claims_with_rationales.jsonl").open()]
     for g in golds:
-        if int(g["id"]) % 2:
+        if split_of(str(g["id"])) != "train":
             continue
         rationale = {
             (str(e["doc_id"]), i): LABEL[e["label"]] for e in g["evidence"] for i in e["sentences"]
@@ -377,10 +383,10 @@ def main() -> None:
             generated += 1
     print(f"generated pairs: {generated}; all {len(labels)} {Counter(labels)}")
 
-    examined = claims = None
+    examined = claims = claim_vectors = None
     if args.index_dir:
-        claims, examined = examine_on_index(args, embedder)
-        for i in halves(claims)[0]:
+        claims, examined, claim_vectors = examine_on_index(args, embedder)
+        for i in splits(claims)["train"]:
             for s in examined[i]:
                 span = (s.candidate.doc_id, s.candidate.start, s.candidate.end)
                 label = (
@@ -392,7 +398,7 @@ def main() -> None:
                 evidence_x.append(s.candidate.text)
                 docs_x.append(None)
                 labels.append(label)
-        print(f"with examined pairs of even-id claims: {len(labels)} {Counter(labels)}")
+        print(f"with examined pairs of training claims: {len(labels)} {Counter(labels)}")
 
     unique = sorted(set(claims_x) | set(evidence_x))
     row = {t: i for i, t in enumerate(unique)}
@@ -415,11 +421,12 @@ def main() -> None:
     model.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
     if claims is not None and examined is not None:
-        tune(claims, examined, model, embedder)
+        tune(claims, examined, claim_vectors, model)
 
 
 def examine_on_index(args: argparse.Namespace, embedder):  # type: ignore[no-untyped-def]
-    """Every train claim's examined sentences on the SciFact index (lexical signals only)."""
+    """Every train claim's examined sentences on the SciFact index (lexical signals only), and
+    the claims' vectors; the retrieved sentences come from the --examined cache when it has them."""
     from tqdm import tqdm
 
     from api.settings import Settings
@@ -427,7 +434,7 @@ def examine_on_index(args: argparse.Namespace, embedder):  # type: ignore[no-unt
     from index.store import IndexStore
     from qa.answer import Answerer
     from qa.check import FactChecker
-    from qa.check_eval import examine_all, load_claims
+    from qa.check_eval import load_claims
     from qa.retrieval import Retriever
 
     claims = load_claims(args.scifact)
@@ -435,29 +442,92 @@ def examine_on_index(args: argparse.Namespace, embedder):  # type: ignore[no-unt
     answerer = Answerer(embedder, Retriever(embedder), Settings().answer_config())
     checker = FactChecker(answerer)
     checker.model = None  # lexical signals and vectors only: the model is trained on them
-    with tqdm(total=len(claims), unit="claim", desc="examining", mininterval=10) as progress:
-        examined = examine_all(checker, snapshot, claims, lambda: progress.update())
-    return claims, examined
+    texts = [c.text for c in claims]
+    if args.examined is not None and args.examined.is_file():
+        candidates, vectors = load_candidates(args.examined, texts)
+    else:
+        candidates, rows = [], []
+        for claim in tqdm(texts, unit="claim", desc="retrieving", mininterval=10):
+            found, vector = checker.candidates(snapshot, claim)
+            candidates.append(found)
+            rows.append(vector)
+        vectors = np.vstack(rows)
+        if args.examined is not None:
+            save_candidates(args.examined, texts, candidates, vectors)
+    examined = [
+        checker.weigh(snapshot, claim, found, None)
+        for claim, found in zip(texts, candidates, strict=True)
+    ]
+    return claims, examined, vectors
 
 
-def tune(claims, examined, model: VerdictModel, embedder) -> None:  # type: ignore[no-untyped-def]
-    """Thresholds chosen on the even-id claims (precision of supported first); odd ids reported."""
+_FLOATS = ("similarity", "overlap", "chunk_score", "score")
+
+
+def save_candidates(
+    path: Path, claims: list[str], candidates: list[list[SentenceCandidate]], vectors: np.ndarray
+) -> None:
+    """The retrieved sentences of each claim as arrays (no pickle)."""
+    flat = [(i, c) for i, found in enumerate(candidates) for c in found]
+    np.savez(
+        path,
+        claims=np.array(claims),
+        claim_vectors=vectors,
+        owner=np.array([i for i, _ in flat]),
+        doc_id=np.array([c.doc_id for _, c in flat]),
+        text=np.array([c.text for _, c in flat]),
+        span=np.array([(c.start, c.end) for _, c in flat]),
+        floats=np.array([[getattr(c, f) for f in _FLOATS] for _, c in flat]),
+        vector=np.vstack(
+            [np.zeros(vectors.shape[1]) if c.vector is None else c.vector for _, c in flat]
+        ),
+        has_vector=np.array([c.vector is not None for _, c in flat]),
+    )
+
+
+def load_candidates(
+    path: Path, claims: list[str]
+) -> tuple[list[list[SentenceCandidate]], np.ndarray]:
+    """The cached retrieved sentences of each claim (the cache must be of the same claims)."""
+    with np.load(path, allow_pickle=False) as data:
+        if data["claims"].tolist() != claims:
+            raise SystemExit(f"{path} caches other claims: delete it")
+        found: list[list[SentenceCandidate]] = [[] for _ in claims]
+        for i, doc_id, text, span, floats, vector, has_vector in zip(
+            data["owner"], data["doc_id"], data["text"], data["span"], data["floats"],
+            data["vector"], data["has_vector"], strict=True,
+        ):  # fmt: skip
+            start, end = int(span[0]), int(span[1])
+            values = [float(f) for f in floats]
+            kept = vector if has_vector else None
+            found[int(i)].append(
+                SentenceCandidate(str(doc_id), start, end, str(text), *values, kept)
+            )
+        return found, data["claim_vectors"]
+
+
+def tune(claims, examined, claim_vectors, model: VerdictModel) -> None:  # type: ignore[no-untyped-def]
+    """Thresholds chosen on the claims with ids 2 mod 4 (precision of supported first); all
+    three parts reported with the shipped thresholds and with the chosen ones."""
     from qa.check import with_probabilities
-    from qa.check_eval import TUNING_GRID, halves, markdown, score, tune_config
+    from qa.check_eval import TUNING_GRID, markdown, score, tune_config
 
-    vectors = embedder.embed_batch([c.text for c in claims])
     examined = [
         with_probabilities(model, c.text, vec, ex)
-        for c, vec, ex in zip(claims, vectors, examined, strict=True)
+        for c, vec, ex in zip(claims, claim_vectors, examined, strict=True)
     ]
-    even, odd = halves(claims)
-    best = tune_config([claims[i] for i in even], [examined[i] for i in even], CheckConfig())
-    print("chosen on even ids:", {k: getattr(best, k) for k in TUNING_GRID})
-    reports = {
-        name: score([claims[i] for i in idx], [examined[i] for i in idx], best)
-        for name, idx in {"even ids (tuned on)": even, "odd ids (held out)": odd}.items()
-    }
-    print(markdown(reports))
+    parts = splits(claims)
+    tuning = parts["tune"]
+    best = tune_config([claims[i] for i in tuning], [examined[i] for i in tuning], CheckConfig())
+    print("chosen on ids 2 mod 4:", {k: getattr(best, k) for k in TUNING_GRID})
+    names = {"train": "ids 0 mod 4 (trained on)", "tune": "ids 2 mod 4 (tuned on)"}
+    names["report"] = "odd ids (held out)"
+    for title, config in (("shipped thresholds", CheckConfig()), ("chosen thresholds", best)):
+        reports = {
+            names[part]: score([claims[i] for i in idx], [examined[i] for i in idx], config)
+            for part, idx in parts.items()
+        }
+        print(f"\n{title}:\n{markdown(reports)}")
 
 
 if __name__ == "__main__":

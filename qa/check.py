@@ -63,8 +63,13 @@ class CheckConfig:
     paraphrase_coverage: float = 0.6
     # P(contradicted) that makes a claim contradicted without a lexical cue.
     contradicted_at: float = 0.9
-    # A lexical contradiction cue counts only on a sentence covering this much of the claim.
+    # A lexical contradiction cue counts only on a sentence covering this much of the claim,
     contradiction_coverage: float = 0.5
+    # and another number or name only where at most this many other claim words are
+    # unaccounted (one changed slot, not a long sentence about something else).
+    contrast_unaccounted: float = 0.0
+    # P(supported) a paraphrase needs when it puts another word in the place of a claim word.
+    swap_paraphrase_at: float = 1.01
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class EvidenceSignals:
     opposite_polarity: bool
     unaccounted: tuple[str, ...] = ()
     contrasts: tuple[Contrast, ...] = ()
+    swaps: tuple[Contrast, ...] = ()
     # The unaccounted words that no indexed document has, and those that the sentence's own
     # document lacks: no paraphrase of that document can account for them.
     unknown: tuple[str, ...] = ()
@@ -90,6 +96,15 @@ class EvidenceSignals:
     @property
     def contradiction_cue(self) -> bool:
         return self.negation_mismatch or self.opposite_polarity or bool(self.contrasts)
+
+    def cued(self, config: CheckConfig) -> bool:
+        """A contradiction cue on a sentence close enough to the claim for it to count."""
+        if self.coverage < config.contradiction_coverage:
+            return False
+        if self.negation_mismatch or self.opposite_polarity:
+            return True
+        one_slot = len(self.unaccounted) <= config.contrast_unaccounted
+        return any(c.kind in ("antonym", "form") or one_slot for c in self.contrasts)
 
     @property
     def accounts_for_all(self) -> bool:
@@ -118,6 +133,7 @@ class EvidenceSignals:
             "form": float("form" in kinds),
             "number": float("number" in kinds),
             "name": float("name" in kinds),
+            "swap": float(bool(self.swaps)),
             "negation_mismatch": float(self.negation_mismatch),
             "opposite_polarity": float(self.opposite_polarity),
             "missing_numbers": float(bool(self.missing_numbers)),
@@ -190,6 +206,7 @@ def signals(
         opposite_polarity=opposite_polarity(claim_terms, evidence_terms),
         unaccounted=accounting.unaccounted,
         contrasts=accounting.contrasts,
+        swaps=accounting.swaps,
         unknown=tuple(
             w
             for w in accounting.unaccounted
@@ -269,9 +286,7 @@ def decide(
         reason = "every content word of the claim is in the evidence"
         return _verdict(claim, start, end, "supported", exact, reason, config)
     by_support = sorted(examined, key=lambda s: s.support(config), reverse=True)
-    cued = [
-        s for s in by_support if s.contradiction_cue and s.coverage >= config.contradiction_coverage
-    ]
+    cued = [s for s in by_support if s.cued(config)]
     contradicting = cued or by(
         "contradicted",
         (s for s in examined if s.probability("contradicted") >= config.contradicted_at),
@@ -286,7 +301,8 @@ def decide(
             for s in examined
             if not (s.contradiction_cue or s.missing_numbers or s.off_document)
             and s.coverage >= config.paraphrase_coverage
-            and s.probability("supported") >= config.paraphrase_at
+            and s.probability("supported")
+            >= (config.swap_paraphrase_at if s.swaps else config.paraphrase_at)
         ),
     )
     if paraphrases:
@@ -307,6 +323,9 @@ def _not_found_reason(best: EvidenceSignals) -> str:
     """Which of the claim's words no document has, or the closest evidence lacks."""
     if best.unknown:
         return f"no document mentions {_quote(best.unknown[:3])}"
+    if best.swaps:
+        swap = best.swaps[0]
+        return f"the evidence says '{swap.evidence_word}' where the claim says '{swap.claim_word}'"
     if best.off_document:
         return f"the closest evidence's document does not mention {_quote(best.off_document[:3])}"
     if best.unaccounted:
@@ -359,6 +378,13 @@ class FactChecker:
         self, snapshot: IndexSnapshot, claim: str, claim_vector: np.ndarray | None = None
     ) -> list[EvidenceSignals]:
         """Signals of the sentences most likely to bear on claim, in the answerer's order."""
+        candidates, vector = self.candidates(snapshot, claim, claim_vector)
+        return self.weigh(snapshot, claim, candidates, vector)
+
+    def candidates(
+        self, snapshot: IndexSnapshot, claim: str, claim_vector: np.ndarray | None = None
+    ) -> tuple[list[SentenceCandidate], np.ndarray | None]:
+        """The sentences examined for claim (retrieved and embedded), and the claim's vector."""
         # A claim is searched as written: reading it as a question (the documents it names, its
         # topic, an overview) cut SciFact evidence recall@3 from 0.718 to 0.540.
         evidence = self.answerer.evidence(
@@ -369,7 +395,17 @@ class FactChecker:
             interpret=False,
             query_vector=claim_vector,
         )
-        examined = evidence.candidates[: self.config.examined]
+        vector = None if evidence.query_vector is None else evidence.query_vector[0]
+        return evidence.candidates[: self.config.examined], vector
+
+    def weigh(
+        self,
+        snapshot: IndexSnapshot,
+        claim: str,
+        examined: list[SentenceCandidate],
+        claim_vector: np.ndarray | None,
+    ) -> list[EvidenceSignals]:
+        """The lexical signals of each examined sentence, and the model's probabilities."""
         doc_ids = {c.doc_id for c in examined}
         in_document = {d: document_terms(snapshot, claim, d) for d in doc_ids}
         subjects = {d: self._subjects(snapshot, d) for d in doc_ids}
@@ -378,9 +414,9 @@ class FactChecker:
             signals(snapshot, claim, c, in_document[c.doc_id], known, subjects[c.doc_id])
             for c in examined
         ]
-        if self.model is None or evidence.query_vector is None:
+        if self.model is None or claim_vector is None:
             return found
-        return with_probabilities(self.model, claim, evidence.query_vector[0], found)
+        return with_probabilities(self.model, claim, claim_vector, found)
 
     def _subjects(self, snapshot: IndexSnapshot, doc_id: str) -> set[str]:
         document = snapshot.documents[doc_id]

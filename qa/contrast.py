@@ -58,6 +58,7 @@ _ANTONYMS: tuple[tuple[str, str], ...] = (
     ("certain", "uncertain"),
     ("early", "late"),
     ("high", "low"),
+    ("large big huge", "small little tiny"),
     ("men male", "women female"),
     ("children child", "adults adult"),
     ("inside", "outside"),
@@ -109,7 +110,7 @@ class Contrast:
 
     claim_word: str
     evidence_word: str
-    kind: str  # antonym, form, number or name
+    kind: str  # antonym, form, number or name (contradicting); swap (another word)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,9 @@ class Accounting:
 
     unaccounted: tuple[str, ...]
     contrasts: tuple[Contrast, ...]
+    # Unaccounted claim words whose place the evidence fills with another word ("original
+    # version" against "current version"): a different claim unless the words are synonyms.
+    swaps: tuple[Contrast, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -231,6 +235,7 @@ def account(claim: str, evidence: str, in_document: set[str] | None = None) -> A
     negations = negation_terms(claim_stems)
     unaccounted: list[str] = []
     contrasts: list[Contrast] = []
+    swaps: list[Contrast] = []
     seen: set[str] = set()
     for i, word in enumerate(claim_words):
         lower = word.lower()
@@ -250,6 +255,9 @@ def account(claim: str, evidence: str, in_document: set[str] | None = None) -> A
             contrasts.append(contrast)
         elif not function_word and lower not in _POLAR_STOPWORDS:
             unaccounted.append(word)
+            swap = _swap_for(word, claim_words, i, evidence_words, claim_stems)
+            if swap:
+                swaps.append(swap)
     missing = sorted(claim_numbers - evidence_numbers)
     others = sorted(evidence_numbers - claim_numbers)
     for number in missing:
@@ -261,7 +269,27 @@ def account(claim: str, evidence: str, in_document: set[str] | None = None) -> A
         else:
             unaccounted.append(number)
     contrasts.extend(_participle_contrast(claim_words, evidence_words))
-    return Accounting(tuple(unaccounted), tuple(contrasts))
+    return Accounting(tuple(unaccounted), tuple(contrasts), tuple(swaps))
+
+
+def _swap_for(
+    word: str, claim_words: list[str], index: int, evidence_words: list[str], claim_stems: set[str]
+) -> Contrast | None:
+    """The evidence word between the same content words as the claim's unaccounted word.
+
+    Both neighbours must match where the claim word has two, so a paraphrase that rewords a
+    passage does not read as a one-word change.
+    """
+    role = _neighbours(claim_words, index)
+    if not role or role <= {_stem(word.lower())}:
+        return None
+    for j, other in enumerate(evidence_words):
+        lower = other.lower()
+        if lower in STOPWORDS or numbers(other) or _stem(lower) in claim_stems:
+            continue
+        if role <= _neighbours(evidence_words, j):
+            return Contrast(word, other, "swap")
+    return None
 
 
 def _contrast_for(

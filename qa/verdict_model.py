@@ -23,6 +23,7 @@ LEXICAL = (
     "form",
     "number",
     "name",
+    "swap",
     "negation_mismatch",
     "opposite_polarity",
     "missing_numbers",

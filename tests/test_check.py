@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -172,6 +173,25 @@ def test_a_contrasting_word_makes_the_claim_contradicted_and_is_named() -> None:
     assert decide("c", 0, 1, [far], CONFIG).verdict == "not_found"
     # The model alone, when confident.
     assert decide("c", 0, 1, [_signals(0.3, 0.05, 0.95)], CONFIG).verdict == "contradicted"
+
+
+def test_another_number_or_name_contradicts_only_where_it_is_the_one_change() -> None:
+    number = (Contrast("15", "12", "number"),)
+    one_slot = _signals(0.9, 0.9, contrasts=number)
+    assert decide("c", 0, 1, [one_slot], CONFIG).verdict == "contradicted"
+    # In a sentence about something else (other claim words unaccounted) it is not a cue.
+    elsewhere = _signals(0.6, 0.3, contrasts=number, unaccounted=("need",))
+    assert decide("c", 0, 1, [elsewhere], CONFIG).verdict == "not_found"
+
+
+def test_a_swapped_word_blocks_a_paraphrase_and_is_named() -> None:
+    swap = (Contrast("original", "current", "swap"),)
+    swapped = _signals(0.8, 0.95, unaccounted=("original",), swaps=swap)
+    result = decide("c", 0, 1, [swapped], CONFIG)
+    assert result.verdict == "not_found"
+    assert result.reason == "the evidence says 'current' where the claim says 'original'"
+    confident = replace(CONFIG, swap_paraphrase_at=0.9)
+    assert decide("c", 0, 1, [swapped], confident).verdict == "supported"
 
 
 def test_not_found_names_the_words_no_document_mentions() -> None:

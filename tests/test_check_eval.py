@@ -24,6 +24,8 @@ from qa.check_eval import (
     markdown,
     score,
     sentence_spans,
+    split_of,
+    splits,
     supported_precision,
     tune_config,
 )
@@ -80,6 +82,14 @@ def test_load_claims_maps_labels_and_rationale_offsets(tiny_scifact: Path) -> No
 def test_halves_split_by_claim_id_parity() -> None:
     golds = [GoldClaim(str(i), "c", "not_found", ()) for i in (2, 3, 4, 9)]
     assert halves(golds) == ([0, 2], [1, 3])
+
+
+def test_splits_train_on_ids_0_mod_4_tune_on_2_mod_4_report_odd() -> None:
+    golds = [GoldClaim(str(i), "c", "not_found", ()) for i in (2, 3, 4, 9, 8, 6)]
+    assert [split_of(g.claim_id) for g in golds] == [
+        "tune", "report", "train", "report", "train", "tune"
+    ]  # fmt: skip
+    assert splits(golds) == {"train": [2, 4], "tune": [0, 5], "report": [1, 3]}
 
 
 def test_scores_on_a_tiny_slice(tiny_scifact: Path, embedder: SentenceTransformerEmbedder) -> None:

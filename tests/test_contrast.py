@@ -71,3 +71,19 @@ def test_words_the_evidence_lacks_without_a_contrast_are_unaccounted() -> None:
 def test_a_name_spelled_elsewhere_in_the_document_is_accounted_for() -> None:
     result = account("Zhang said we must unite.", "We must unite.", in_document={"zhang"})
     assert result.unaccounted == ()
+
+
+def test_another_word_in_the_claim_words_place_is_a_swap() -> None:
+    result = account(
+        "The original version of the Charter fails.", "The current version of the Charter fails."
+    )
+    assert result.unaccounted == ("original",)
+    assert result.swaps == (Contrast("original", "current", "swap"),)
+    assert result.contrasts == ()
+    # A word the evidence lacks with nothing in its place is no swap.
+    assert account("The Charter fails badly.", "The Charter fails.").swaps == ()
+
+
+def test_large_and_small_are_antonyms() -> None:
+    result = account("Loans went to large businesses.", "Loans went to small businesses.")
+    assert result.contrasts == (Contrast("large", "small", "antonym"),)
