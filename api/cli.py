@@ -357,7 +357,7 @@ def eval_command(
     """Measure retrieval (nDCG@10, recall, MRR) and answers on a BEIR-layout dataset."""
     import tempfile
 
-    from qa.evaluation import evaluate, load_queries, markdown_table
+    from qa.evaluation import evaluate, language_table, load_queries, markdown_table
     from qa.retrieval import RetrievalConfig
     from qa.tables import markdown_table as table
 
@@ -378,6 +378,8 @@ def eval_command(
         with _bar(total=len(selected), unit="query", desc="evaluating", mininterval=2) as progress:
             report = evaluate(service, selected, dataset.name, progress=progress.update)
     typer.echo(markdown_table([report]))
+    if report.by_language:
+        typer.echo("\n" + language_table(report))
     if report.abstention_curve:
         headers = ["threshold", "abstain precision", "abstain recall"]
         headers.append("answerable top-1 and answered")

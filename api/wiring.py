@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from api.settings import Settings
 from index.batching import BatchingEmbedder
 from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.multilingual import load_channel
 from index.store import IndexStore
 from qa.retrieval import RetrievalConfig
 from qa.service import QAService
@@ -92,6 +93,7 @@ def load_service(
         answer_cache_size=settings.answer_cache_size,
         sentence_vectors=settings.sentence_vectors,
         load_index=load_index,
+        channel=load_channel(settings.channel_model),
     )
     seeds = [path for path in settings.seed_paths if path.exists()]
     if index_seeds and settings.index_seeds_if_empty and was_empty and seeds:

@@ -10,7 +10,9 @@ does); `encode` embeds the very same chunk texts with one bare `model.encode` ca
 is `index` without the model (a constant vector), to tell the service's memory from torch's;
 `index-notrim` is `index` without giving freed heap back to the OS between batches
 (index/memory.py); `index-sentences` is `index` storing sentence vectors too (`qa index
---sentence-vectors`), whose chunks/s says what answering cold questions without embedding costs.
+--sentence-vectors`), whose chunks/s says what answering cold questions without embedding costs;
+`index-channel` is `index` with the multilingual channel on (QA_CHANNEL_MODEL, index.multilingual),
+`index` itself runs with it off, so the two give the channel's share of ingest.
 Resident memory is sampled twice a second while a phase runs: the highest sample of the first
 and of the second half of the run show whether memory creeps with the corpus. Model loading is
 timed apart and left out of chunks/s.
@@ -89,6 +91,7 @@ def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
     from index.build import IndexWriter, embedding_text
     from index.chunking import chunk_text
     from index.documents import iter_documents
+    from index.multilingual import CHANNEL_MODEL, load_channel
     from index.store import IndexStore
 
     if phase == "index-notrim":
@@ -104,13 +107,18 @@ def child(phase: str, corpus: list[Path], docs: int) -> dict[str, Any]:
     documents = itertools.islice(iter_documents(corpus), docs)
     sampler = RssSampler()
     sampler.start()
-    if phase in ("index", "index-notrim", "index-sentences", "pipeline"):
+    channel = load_channel(CHANNEL_MODEL) if phase == "index-channel" else None
+    if phase in ("index", "index-notrim", "index-sentences", "index-channel", "pipeline"):
         with tempfile.TemporaryDirectory() as tmp:
             store = IndexStore(Path(tmp) / "index")
             t0 = time.perf_counter()
             with store.write_lock():
                 writer = IndexWriter(
-                    store, embedder, chunking, sentence_vectors=phase == "index-sentences"
+                    store,
+                    embedder,
+                    chunking,
+                    sentence_vectors=phase == "index-sentences",
+                    channel=channel,
                 )
                 for document in documents:
                     writer.add(document)

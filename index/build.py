@@ -14,13 +14,15 @@ from index.compaction import compaction_candidates, merge_segments
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, IndexDamaged, QAError
-from index.manifest import DocumentEntry, Manifest, new_manifest
+from index.language import detect_language
+from index.manifest import DocumentEntry, Manifest, check_channel, new_manifest
 from index.memory import release_free_memory
 from index.sentences import backfill_sentence_vectors, embed_sentences
 from index.store import (
     Chunk,
     IndexStore,
     chunk_id,
+    split_chunk_id,
 )
 from index.text import tokenize
 from index.vectors import choose_spec
@@ -111,10 +113,13 @@ class IndexWriter:
     """Stages document changes and publishes them as new versions; hold the store's write lock.
 
     sentence_vectors: store each chunk's sentence vectors too (index.sentences); None keeps
-    what the index was built with. publish_batches: publish each full segment as it is
-    written (`qa index`: an interrupted run keeps its work), else only on flush() (one request,
-    one version). validate: called with each manifest before it is published; its error stops
-    the publish, so nothing that fails to load is ever served.
+    what the index was built with. channel: the multilingual channel's model (None: off); an
+    index built without it gets every live segment's chunks embedded with it, one built with
+    another channel model is refused (IndexMismatch; `rebuild` starts afresh). publish_batches:
+    publish each full segment as it is written (`qa index`: an interrupted run keeps its
+    work), else only on flush() (one request, one version). validate: called with each
+    manifest before it is published; its error stops the publish, so nothing that fails to
+    load is ever served.
     """
 
     def __init__(
@@ -129,8 +134,10 @@ class IndexWriter:
         sentence_vectors: bool | None = None,
         publish_batches: bool = True,
         validate: Validate | None = None,
+        channel: Embedder | None = None,
     ) -> None:
         self.store = store
+        self.channel = channel
         self.publish_batches = publish_batches
         self.validate = validate
         self.embedder = embedder
@@ -140,6 +147,7 @@ class IndexWriter:
         existing = None if rebuild else store.read_manifest()
         if existing is not None:
             existing.check_compatible(embedder.describe(), chunking.as_dict())
+            check_channel(existing.channel, channel.describe() if channel else None)
             self.manifest = existing
         else:
             if not rebuild and store.exists():
@@ -149,6 +157,7 @@ class IndexWriter:
                     "`qa verify` lists them, `qa index --rebuild` starts again"
                 )
             self.manifest = new_manifest(embedder.describe(), chunking.as_dict())
+            self.manifest.channel = channel.describe() if channel else {}
             # Number after everything on disk, so a new or rebuilt index never overwrites the
             # files of a version that is kept (a damaged CURRENT, or an old one).
             version, segment = store.highest_numbers()
@@ -162,6 +171,14 @@ class IndexWriter:
             self._dirty = True
         self.chunks_embedded = 0
         self.sentences_embedded = 0
+        # Segments published before the channel was turned on get its vectors at the next flush.
+        self._channel_backfill: set[str] = set()
+        wanted_channel = channel.describe() if channel else {}
+        if bool(wanted_channel) != bool(self.manifest.channel):
+            if wanted_channel:
+                self._channel_backfill = set(self.manifest.segments) - {""}
+            self.manifest.channel = wanted_channel
+            self._dirty = True
 
     def status(self, document: Document) -> StageOutcome:
         """`added`, `updated` or `unchanged`, compared with what is staged or published."""
@@ -188,7 +205,8 @@ class IndexWriter:
             sentences = (
                 sum(len(s.sentences) for s in spans) if self.manifest.sentence_vectors else 0
             )
-            self.progress.planned(len(spans) + sentences)
+            channel = len(spans) if self.manifest.channel else 0
+            self.progress.planned(len(spans) + sentences + channel)
         # Mark it now so that a second copy in the same run is seen as unchanged.
         self.manifest.documents[document.doc_id] = DocumentEntry(
             segment="",
@@ -196,6 +214,7 @@ class IndexWriter:
             title=document.title,
             chars=len(document.text),
             chunks=len(spans),
+            language=detect_language(document.text),
         )
         if len(self._pending_chunks) >= self.segment_chunks:
             if self.publish_batches:
@@ -221,6 +240,8 @@ class IndexWriter:
     def flush(self) -> int:
         """Embed staged chunks, write them as one segment and publish; returns chunks embedded."""
         written = self._write_pending()
+        if self._channel_backfill:
+            self.fill_channel_vectors()
         if self._dirty:
             self.compact()
             self._publish()
@@ -250,8 +271,11 @@ class IndexWriter:
                 [(c.doc_id, c.sentences) for c in chunks],
                 {doc.doc_id: doc.text for doc in self._pending_docs},
             )
+        channel = None
+        if self.channel is not None and self.manifest.channel:
+            channel = self._embed(texts, self.channel)
         name = self.store.write_segment(
-            number, self._pending_docs, chunks, vectors, tokens, sentences
+            number, self._pending_docs, chunks, vectors, tokens, sentences, channel
         )
         for doc in self._pending_docs:
             self.manifest.documents[doc.doc_id].segment = name
@@ -276,6 +300,29 @@ class IndexWriter:
             self._dirty = True
         return segments
 
+    def fill_channel_vectors(self) -> list[str]:
+        """Embed the chunks of the segments published before the channel was turned on;
+        returns those segments. Each file lands as soon as it is embedded."""
+        filled = []
+        if self.channel is not None:
+            for segment in self.manifest.segments:
+                if segment not in self._channel_backfill:
+                    continue
+                documents, chunks, _, _ = self.store.read_segment(segment, self.manifest.documents)
+                by_id = {d.doc_id: d for d in documents}
+                # Rows of replaced or deleted documents get the vector of an empty text.
+                texts = [""] * self.store.segment_rows(segment)
+                for chunk in chunks:
+                    doc = by_id[chunk.doc_id]
+                    texts[split_chunk_id(chunk.id)[1]] = embedding_text(
+                        doc.title, doc.text[chunk.start : chunk.end], chunk.start
+                    )
+                self.store.add_channel_vectors(segment, self._embed(texts, self.channel))
+                filled.append(segment)
+        self._channel_backfill = set()
+        self._dirty = self._dirty or bool(filled)
+        return filled
+
     def fill_sentence_vectors(self) -> list[str]:
         """Store sentence vectors for the live segments without them (index.sentences)."""
         filled = backfill_sentence_vectors(self.store, self.manifest, self._embed_sentences)
@@ -294,15 +341,16 @@ class IndexWriter:
 
         return embed_sentences(chunks, texts, embed, self.embedder.dimensions)
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def _embed(self, texts: list[str], embedder: Embedder | None = None) -> np.ndarray:
+        model = embedder or self.embedder
         batch = 256
         parts = []
         for i in range(0, len(texts), batch):
-            parts.append(self.embedder.embed_batch(texts[i : i + batch]))
+            parts.append(model.embed_batch(texts[i : i + batch]))
             release_free_memory()
             if self.progress is not None:
                 self.progress.update(len(texts[i : i + batch]))
-        return np.vstack(parts) if parts else np.zeros((0, self.embedder.dimensions), np.float32)
+        return np.vstack(parts) if parts else np.zeros((0, model.dimensions), np.float32)
 
     def _publish(self) -> None:
         chunks = sum(entry.chunks for entry in self.manifest.documents.values())
@@ -330,6 +378,7 @@ def build_index(
     segment_chunks: int = SEGMENT_CHUNKS,
     sentence_vectors: bool | None = None,
     validate: Validate | None = None,
+    channel: Embedder | None = None,
 ) -> BuildReport:
     """Index the documents under paths into store, embedding only what is new or changed.
 
@@ -347,6 +396,7 @@ def build_index(
             segment_chunks=segment_chunks,
             sentence_vectors=sentence_vectors,
             validate=validate,
+            channel=channel,
         )
         seen: set[str] = set()
         for file, doc_id in iter_paths(paths):
@@ -384,6 +434,7 @@ def apply_changes(
     segment_chunks: int = SEGMENT_CHUNKS,
     lock_timeout: float = -1,
     validate: Validate | None = None,
+    channel: Embedder | None = None,
 ) -> list[DocumentChange]:
     """Add or replace documents and delete others, published together under the write lock.
 
@@ -401,6 +452,7 @@ def apply_changes(
             segment_chunks=segment_chunks,
             publish_batches=False,
             validate=validate,
+            channel=channel,
         )
         changes = []
         for doc_id in removals:

@@ -1,8 +1,8 @@
 """Compaction: which segments to rewrite, and rewriting their live rows into one new segment.
 
 Deleting or replacing a document leaves dead rows in its old segment, and every upload makes a
-small segment; both slow down loading a version. Rewriting copies stored vectors, tokens and
-sentence vectors, so nothing is embedded again.
+small segment; both slow down loading a version. Rewriting copies stored vectors, tokens,
+sentence and channel vectors, so nothing is embedded again.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def merge_segments(
     vectors: list[np.ndarray] = []
     tokens: list[list[str]] = []
     stored: list[tuple[tuple[np.ndarray, np.ndarray] | None, list[Chunk]]] = []
+    channel: list[np.ndarray] = []
     for segment in segments:
         seg_docs, seg_chunks, seg_vectors, seg_tokens = store.read_segment(
             segment, manifest.documents
@@ -62,13 +63,23 @@ def merge_segments(
         vectors.append(seg_vectors)
         tokens.extend(seg_tokens)
         stored.append((store.open_sentence_vectors(segment), seg_chunks))
+        if manifest.channel:
+            channel.append(store.channel_rows(segment, seg_chunks))
     # Sentence vectors are copied when every segment has them (else filled in later).
     sentences = carry_over_sentences(stored, dimensions)
     renumbered = [
         Chunk(chunk_id(number, row), c.doc_id, c.start, c.end, c.sentences)
         for row, c in enumerate(chunks)
     ]
-    name = store.write_segment(number, documents, renumbered, np.vstack(vectors), tokens, sentences)
+    name = store.write_segment(
+        number,
+        documents,
+        renumbered,
+        np.vstack(vectors),
+        tokens,
+        sentences,
+        np.vstack(channel) if manifest.channel else None,
+    )
     for document in documents:
         manifest.documents[document.doc_id].segment = name
     manifest.next_segment = number + 1

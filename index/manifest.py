@@ -25,6 +25,8 @@ class DocumentEntry:
     title: str
     chars: int
     chunks: int
+    # ISO 639-1 code of the text's language (index.language); "" in indexes made before.
+    language: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The entry as written in the manifest."""
@@ -34,6 +36,7 @@ class DocumentEntry:
             "title": self.title,
             "chars": self.chars,
             "chunks": self.chunks,
+            "language": self.language,
         }
 
     @classmethod
@@ -45,6 +48,7 @@ class DocumentEntry:
             title=data["title"],
             chars=data["chars"],
             chunks=data["chunks"],
+            language=str(data.get("language", "")),
         )
 
 
@@ -82,6 +86,9 @@ class Manifest:
     sentence_vectors: bool = False
     # Each live segment's record, filled in by IndexStore.publish (absent in older indexes).
     segment_records: dict[str, SegmentRecord] = field(default_factory=dict)
+    # The multilingual channel's model (index.multilingual) when every segment stores its
+    # chunk vectors; empty when the channel is off.
+    channel: dict[str, Any] = field(default_factory=dict)
 
     @property
     def segments(self) -> list[str]:
@@ -104,6 +111,7 @@ class Manifest:
             "segments": self.segments,
             "vector_index": self.vector_index,
             "sentence_vectors": self.sentence_vectors,
+            "channel": self.channel,
             "segment_records": {
                 name: record.to_json()
                 for name, record in sorted(self.segment_records.items())
@@ -129,6 +137,7 @@ class Manifest:
             next_segment=data["next_segment"],
             vector_index=data.get("vector_index") or {},
             sentence_vectors=bool(data.get("sentence_vectors", False)),
+            channel=dict(data.get("channel") or {}),
             segment_records={
                 name: SegmentRecord.from_json(r)
                 for name, r in (data.get("segment_records") or {}).items()
@@ -150,6 +159,22 @@ class Manifest:
                 f"the index was built with chunking {self.chunking} but {chunking} is "
                 "configured; rebuild it (`qa index --rebuild`) or configure the same chunking"
             )
+
+
+def check_channel(built: dict[str, Any], wanted: dict[str, Any] | None) -> None:
+    """Raise IndexMismatch when the index's channel vectors come from another channel model.
+
+    An index without channel vectors is compatible with any (they are added, or not used).
+    """
+    if not built or not wanted:
+        return
+    key = ("name", "dimensions")
+    if [built.get(k) for k in key] != [wanted.get(k) for k in key]:
+        raise IndexMismatch(
+            f"the index's multilingual channel was built with {built.get('name')!r} but "
+            f"{wanted.get('name')!r} is configured; rebuild it (`qa index --rebuild`), "
+            "configure the model it was built with, or turn the channel off"
+        )
 
 
 def new_manifest(model: dict[str, Any], chunking: dict[str, int]) -> Manifest:

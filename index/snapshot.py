@@ -10,7 +10,8 @@ import numpy as np
 
 from index.errors import DocumentNotFound, IndexDamaged
 from index.keyword import KeywordIndex
-from index.manifest import Manifest
+from index.language import detect_language
+from index.manifest import Manifest, check_channel
 from index.sentences import SentenceVectors
 from index.store import Chunk, IndexStore, StoredDocument, segment_number
 from index.vectors import VectorIndex, VectorIndexSpec
@@ -28,6 +29,10 @@ class IndexSnapshot:
     keywords: KeywordIndex
     # Stored sentence vectors of the segments that have them (`qa index --sentence-vectors`).
     sentences: SentenceVectors = field(default_factory=SentenceVectors)
+    # The multilingual channel's chunk vectors, row for row with `vectors` (None: channel off).
+    channel: VectorIndex | None = None
+    # Each document's language (ISO 639-1), by doc_id.
+    languages: dict[str, str] = field(default_factory=dict)
 
     @property
     def version(self) -> int:
@@ -72,18 +77,20 @@ def load_snapshot(
     model: dict[str, Any] | None = None,
     chunking: dict[str, int] | None = None,
     name: str | None = None,
+    channel: dict[str, Any] | None = None,
 ) -> IndexSnapshot:
     """Read the published version of the index (an empty one when nothing is published).
 
     With `model`, an index whose vectors another model made, or (with `chunking`) whose chunks
-    were cut another way than configured, is refused with IndexMismatch; a version with
+    were cut another way than configured, or (with `channel`) whose multilingual channel
+    another model made, is refused with IndexMismatch; a version with
     missing or truncated files with IndexDamaged. `name`: that manifest instead of CURRENT's.
     Writers keep the previous version's files, so a vanished file means two versions were
     published meanwhile: read CURRENT again and retry.
     """
     if name is not None:
         try:
-            return _load_version(store, name, dimensions, model, chunking)
+            return _load_version(store, name, dimensions, model, chunking, channel)
         except FileNotFoundError as exc:
             raise _missing(store, name, exc) from exc
     for attempt in range(LOAD_ATTEMPTS):
@@ -91,7 +98,7 @@ def load_snapshot(
         if current is None and store.manifest_names():
             raise IndexDamaged("CURRENT is missing, though versions of the index are on disk")
         try:
-            return _load_version(store, current, dimensions, model, chunking)
+            return _load_version(store, current, dimensions, model, chunking, channel)
         except FileNotFoundError as exc:
             if attempt == LOAD_ATTEMPTS - 1 or store.current_name() == current:
                 raise _missing(store, current, exc) from exc
@@ -110,6 +117,7 @@ def _load_version(
     dimensions: int,
     model: dict[str, Any] | None,
     chunking: dict[str, int] | None,
+    channel: dict[str, Any] | None = None,
 ) -> IndexSnapshot:
     if name is None:
         manifest = Manifest(version=0, model={}, chunking={})
@@ -117,6 +125,7 @@ def _load_version(
         manifest = store.read_manifest_named(name)
         if model is not None:
             manifest.check_compatible(model, manifest.chunking if chunking is None else chunking)
+        check_channel(manifest.channel, channel)
     return snapshot_of(store, manifest, name, dimensions)
 
 
@@ -129,6 +138,7 @@ def snapshot_of(
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
     sentences: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    channel_parts: list[np.ndarray] = []
     for segment in manifest.segments:
         seg_docs, seg_chunks, seg_vectors, seg_tokens = store.read_segment(
             segment, manifest.documents, manifest.segment_records.get(segment)
@@ -140,10 +150,21 @@ def snapshot_of(
         stored = store.open_sentence_vectors(segment)
         if stored is not None:
             sentences[segment_number(segment)] = stored
+        if manifest.channel:
+            channel_parts.append(store.channel_rows(segment, seg_chunks))
     matrix = np.vstack(parts) if parts else np.zeros((0, dimensions), np.float32)
     del parts  # at a million chunks each copy is 1.5 GB
     spec = VectorIndexSpec.from_dict(manifest.vector_index)
     vectors = VectorIndex.build(dimensions, matrix, spec)
+    channel = None
+    if manifest.channel:
+        channel_dimensions = int(manifest.channel["dimensions"])
+        channel_matrix = (
+            np.vstack(channel_parts)
+            if channel_parts
+            else np.zeros((0, channel_dimensions), np.float32)
+        )
+        channel = VectorIndex.build(channel_dimensions, channel_matrix, spec)
     return IndexSnapshot(
         manifest,
         name,
@@ -152,4 +173,9 @@ def snapshot_of(
         vectors,
         KeywordIndex(tokens),
         SentenceVectors(sentences),
+        channel,
+        {
+            doc_id: manifest.documents[doc_id].language or detect_language(document.text)
+            for doc_id, document in documents.items()
+        },
     )

@@ -10,13 +10,15 @@ Layout::
     INDEX_DIR/segments/seg-N/documents.jsonl  the documents' text, title and metadata
     INDEX_DIR/segments/seg-N/sentences.npy  optional: one float16 row per sentence of each chunk
     INDEX_DIR/segments/seg-N/sentence_offsets.npy  chunk row r's sentences: rows offsets[r]:[r+1]
+    INDEX_DIR/segments/seg-N/channel.npy    optional: one float16 row per chunk, multilingual model
 
 A chunk is live when the manifest maps its document to the chunk's segment, so replacing or
 deleting a document never rewrites other segments and never embeds anything again. Files are
 written, flushed and fsynced before the rename that publishes them; a reader that opens CURRENT
 sees one whole version. Nothing is pickled. Sentence vectors may be added to a published
 segment later (index.sentences); the offsets file is renamed into place last, so a reader that
-finds it finds the vectors too.
+finds it finds the vectors too. Channel vectors (index.multilingual) likewise, one file renamed
+into place; the manifest says when every live segment has them.
 """
 
 from __future__ import annotations
@@ -52,13 +54,14 @@ logger = logging.getLogger(__name__)
 CURRENT = "CURRENT"
 SENTENCES = "sentences.npy"
 SENTENCE_OFFSETS = "sentence_offsets.npy"
+CHANNEL = "channel.npy"
 VECTORS, CHUNKS, TOKENS, DOCUMENTS = (
     "vectors.npy",
     "chunks.jsonl",
     "tokens.jsonl",
     "documents.jsonl",
 )
-SEGMENT_FILES = (VECTORS, CHUNKS, TOKENS, DOCUMENTS, SENTENCES, SENTENCE_OFFSETS)
+SEGMENT_FILES = (VECTORS, CHUNKS, TOKENS, DOCUMENTS, SENTENCES, SENTENCE_OFFSETS, CHANNEL)
 _NUMBERED = re.compile(r"(?:manifest|seg)-(\d+)")
 
 
@@ -128,6 +131,12 @@ def _save_durably(path: Path, array: np.ndarray) -> None:
 def _sentence_rows(vectors: np.ndarray) -> np.ndarray:
     # Half precision: cosines move by under 1e-3 and the file is half the size.
     return np.ascontiguousarray(vectors, dtype=np.float16)
+
+
+def _channel_rows(vectors: np.ndarray, rows: int) -> np.ndarray:
+    if vectors.shape[0] != rows:
+        raise ValueError(f"{vectors.shape[0]} channel vectors for {rows} chunk rows")
+    return _sentence_rows(vectors)
 
 
 def _sentence_offsets(vectors: np.ndarray, offsets: np.ndarray, rows: int) -> np.ndarray:
@@ -320,6 +329,34 @@ class IndexStore:
         vectors = np.load(folder / SENTENCES, mmap_mode="r", allow_pickle=False)
         return vectors, offsets
 
+    def add_channel_vectors(self, name: str, vectors: np.ndarray) -> None:
+        """Store (or replace) the multilingual channel's vectors of a segment's chunk rows."""
+        folder = self.segments_dir / name
+        array = _channel_rows(vectors, self.segment_rows(name))
+        staging = folder / f".{CHANNEL}.tmp"
+        _save_durably(staging, array)
+        os.replace(staging, folder / CHANNEL)
+        _fsync_dir(folder)
+        self._changed.add(name)
+
+    def open_channel_vectors(self, name: str) -> np.ndarray | None:
+        """A segment's channel vectors, memory-mapped, one row per chunk row; None if absent."""
+        try:
+            return np.load(self.segments_dir / name / CHANNEL, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            return None
+
+    def channel_rows(self, name: str, chunks: Sequence[Chunk]) -> np.ndarray:
+        """The channel vectors of chunks of a segment, in order; IndexDamaged when missing."""
+        stored = self.open_channel_vectors(name)
+        if stored is None or len(stored) != self.segment_rows(name):
+            raise IndexDamaged(
+                f"segment {name}: the multilingual channel's vectors are missing or cut "
+                "(`qa index --rebuild`)"
+            )
+        rows = np.fromiter((split_chunk_id(c.id)[1] for c in chunks), np.int64, len(chunks))
+        return np.asarray(stored[rows], dtype=np.float32)
+
     def write_segment(
         self,
         number: int,
@@ -328,10 +365,12 @@ class IndexStore:
         vectors: np.ndarray,
         tokens: Sequence[Sequence[str]],
         sentences: tuple[np.ndarray, np.ndarray] | None = None,
+        channel: np.ndarray | None = None,
     ) -> str:
         """Write a complete segment under a temporary name, then rename it into place.
 
-        `sentences`: optional (sentence vectors, offsets), see index.sentences.
+        `sentences`: optional (sentence vectors, offsets), see index.sentences; `channel`:
+        optional multilingual channel vectors, one row per chunk.
         """
         name = f"seg-{number:08d}"
         final = self.segments_dir / name
@@ -342,6 +381,8 @@ class IndexStore:
         if sentences is not None:
             _save_durably(staging / SENTENCES, _sentence_rows(sentences[0]))
             _save_durably(staging / SENTENCE_OFFSETS, _sentence_offsets(*sentences, len(chunks)))
+        if channel is not None:
+            _save_durably(staging / CHANNEL, _channel_rows(channel, len(chunks)))
         _write_durably(staging / "chunks.jsonl", _jsonl(map(_chunk_record, chunks)))
         _write_durably(staging / "tokens.jsonl", _jsonl({"t": list(t)} for t in tokens))
         _write_durably(staging / "documents.jsonl", _jsonl(map(_document_record, documents)))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from index.errors import IndexDamaged, IndexMismatch
 from index.manifest import Manifest, SegmentRecord
 from index.store import (
+    CHANNEL,
     CHUNKS,
     DOCUMENTS,
     SENTENCE_OFFSETS,
@@ -30,6 +31,7 @@ REPAIR = {
     CHUNKS: "rebuildable by chunking documents.jsonl again (stored vectors kept)",
     SENTENCES: _SENTENCES_AGAIN,
     SENTENCE_OFFSETS: _SENTENCES_AGAIN,
+    CHANNEL: "rebuildable by embedding its chunks with the multilingual channel again",
     VECTORS: "its documents must be embedded again (`qa index --rebuild` or upload them again)",
     DOCUMENTS: "not rebuildable here: the documents' text is lost; index the sources again",
 }

@@ -22,7 +22,8 @@ from qa.abstention import (
 )
 from qa.aliases import Bridge, Bridged, GroupWeights, Rewrite, TermGroup, names
 from qa.cache import SentenceEmbeddingCache
-from qa.retrieval import Hit, Retriever
+from qa.crosslingual import CrossLingual
+from qa.retrieval import ChannelQuery, Hit, Retriever
 from qa.scope import DocumentCatalog, Scope, countries_in, country_names
 
 NO_ANSWER = "The documents do not answer this question."
@@ -231,6 +232,7 @@ class Answerer:
         self._aids: VersionAids | None = None
         self._aids_lock = threading.Lock()
         self._unrelated: np.ndarray | None = None
+        self.crosslingual = CrossLingual(retriever.channel)
 
     def candidates(
         self,
@@ -329,6 +331,7 @@ class Answerer:
             query_vector = given
         else:
             query_vector = self.retriever.embed_query(query)
+        channel = self.retriever.channel_query(snapshot, query)
         hits = self.retriever.search(
             snapshot,
             query,
@@ -336,9 +339,12 @@ class Answerer:
             query_vector=query_vector,
             doc_ids=searched,
             query_tokens=tokens,
+            channel=channel,
         )
         weights = GroupWeights(snapshot, groups)
-        candidates = self.score_sentences(snapshot, weights, query_vector, hits, embedded, exclude)
+        candidates = self.score_sentences(
+            snapshot, weights, query_vector, hits, embedded, exclude, channel
+        )
         wanted, date = wants_number(question), wants_date(question)
         if wanted:
             candidates = self.prefer_numbers(candidates, date)
@@ -360,6 +366,8 @@ class Answerer:
             float(wanted and not has_number(best.text, date)),
         )
         probability = self.abstention.probability(features)
+        if self.crosslingual.crossed(snapshot, channel, [best.doc_id])[0]:
+            probability = self.crosslingual.probability(best.similarity, channel)
         if reading is not None and reading.scope.overview:
             probability = 1.0  # "What did Brazil say?" is answered by the speech itself
         return Evidence(hits, candidates, features, probability, reading, query_vector)
@@ -403,8 +411,10 @@ class Answerer:
         hits: list[Hit],
         embedded: int | None = None,
         exclude: frozenset[tuple[str, int, int]] = frozenset(),
+        channel: ChannelQuery | None = None,
     ) -> list[SentenceCandidate]:
-        """Score the sentences of hits against the question (at most `embedded` of them)."""
+        """Score the sentences of hits against the question (at most `embedded` of them);
+        those MiniLM cannot read with the question by the channel's cosine (qa.crosslingual)."""
         chunk_score: dict[tuple[str, int, int], float] = {}
         # Where a sentence's stored vector would be: a chunk holding it and its number there.
         stored_at: dict[tuple[str, int, int], tuple[Chunk, int]] = {}
@@ -423,6 +433,8 @@ class Answerer:
         texts = [snapshot.text(doc_id, start, end) for doc_id, start, end in keys]
         overlaps = [weights.share(set(tokenize(text))) for text in texts]
         cap = config.max_embedded_sentences if embedded is None else embedded
+        if embedded is None and channel is not None and channel.vector is not None:
+            cap = max(cap, self.crosslingual.max_sentences)
         if len(keys) > cap:
             # Only the most promising sentences by the cheap signals go to the model.
             order = sorted(
@@ -435,11 +447,27 @@ class Answerer:
             keys = [keys[i] for i in order]
             texts = [texts[i] for i in order]
             overlaps = [overlaps[i] for i in order]
-        matrix = self.sentence_matrix(snapshot, keys, texts, stored_at)
+        crossed = self.crosslingual.crossed(snapshot, channel, [k[0] for k in keys])
+        plain = [i for i in range(len(keys)) if not crossed[i]]
+        matrix = np.zeros((len(keys), self.embedder.dimensions), np.float32)
+        if plain:
+            matrix[plain] = self.sentence_matrix(
+                snapshot, [keys[i] for i in plain], [texts[i] for i in plain], stored_at
+            )
         similarities = matrix @ query_vector[0]
+        if crossed.any() and channel is not None:
+            similarities[crossed] = self.crosslingual.similarities(
+                snapshot,
+                [k for k, c in zip(keys, crossed, strict=True) if c],
+                [t for t, c in zip(texts, crossed, strict=True) if c],
+                channel,
+            )
+        vectors: list[np.ndarray | None] = [
+            None if c else row for c, row in zip(crossed, matrix, strict=True)
+        ]
         candidates = []
         for (doc_id, start, end), text, similarity, overlap, vector in zip(
-            keys, texts, similarities, overlaps, matrix, strict=True
+            keys, texts, similarities, overlaps, vectors, strict=True
         ):
             score = (
                 config.similarity_weight * float(similarity)

@@ -25,6 +25,8 @@ class Query:
     relevant: dict[str, int]
     answers: tuple[str, ...] = ()
     is_impossible: bool | None = None
+    # metadata.question_language, when the queries carry it (XQuAD's files do).
+    language: str | None = None
 
 
 @dataclass
@@ -35,6 +37,8 @@ class EvalReport:
     queries: int
     metrics: dict[str, float] = field(default_factory=dict)
     abstention_curve: list[dict[str, float]] = field(default_factory=list)
+    # The same averages per question language, when the queries say theirs.
+    by_language: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +94,7 @@ def load_queries(
                 relevant=qrels.get(qid, {}),
                 answers=tuple(record.get("answers") or ()),
                 is_impossible=bool(impossible) if impossible is not None else None,
+                language=metadata.get("question_language"),
             )
         )
     return queries
@@ -147,6 +152,8 @@ def evaluate(
     }
     search_ms: list[float] = []
     ask_ms: list[float] = []
+    # Per question language: (query, MRR@10 or None, top-1, top-3 or None).
+    per_query: list[tuple[Query, float | None, bool | None, bool | None]] = []
     qa_rows: list[tuple[Query, bool, float, bool, bool]] = []
     is_qa = any(q.answers or q.is_impossible is not None for q in queries)
     for query in queries:
@@ -158,20 +165,17 @@ def evaluate(
             for k in (1, 5, 10):
                 retrieval[f"recall@{k}"].append(recall_at(ranked, query.relevant, k))
             retrieval["mrr@10"].append(mrr_at(ranked, query.relevant, 10))
+        mrr = mrr_at(ranked, query.relevant, 10) if query.relevant else None
+        top1 = top3 = None
         if is_qa:
             started = time.perf_counter()
             answer = service.ask(query.text, top_k)
             ask_ms.append((time.perf_counter() - started) * 1000)
             texts = [c.text for c in answer.citations]
-            qa_rows.append(
-                (
-                    query,
-                    answer.answered,
-                    answer.confidence,
-                    bool(texts) and contains_answer(texts[0], query.answers),
-                    contains_answer(" \n ".join(texts[:3]), query.answers),
-                )
-            )
+            top1 = bool(texts) and contains_answer(texts[0], query.answers)
+            top3 = contains_answer(" \n ".join(texts[:3]), query.answers)
+            qa_rows.append((query, answer.answered, answer.confidence, top1, top3))
+        per_query.append((query, mrr, top1, top3))
         if progress is not None:
             progress(1)
     metrics = {k: statistics.fmean(v) for k, v in retrieval.items() if v}
@@ -182,7 +186,48 @@ def evaluate(
         _qa_metrics(report, qa_rows)
         metrics["ask_p50_ms"] = percentile(ask_ms, 50)
         metrics["ask_p95_ms"] = percentile(ask_ms, 95)
+    report.by_language = by_language(per_query)
     return report
+
+
+def by_language(
+    rows: list[tuple[Query, float | None, bool | None, bool | None]],
+) -> dict[str, dict[str, float]]:
+    """MRR@10 and answer-in-citation rates per question language (queries that say theirs)."""
+    groups: dict[str, list[tuple[Query, float | None, bool | None, bool | None]]] = {}
+    for row in rows:
+        if row[0].language:
+            groups.setdefault(row[0].language, []).append(row)
+    found: dict[str, dict[str, float]] = {}
+    for language, group in sorted(groups.items()):
+        figures: dict[str, float] = {"queries": float(len(group))}
+        mrr = [r[1] for r in group if r[1] is not None]
+        if mrr:
+            figures["mrr@10"] = statistics.fmean(mrr)
+        answerable = [r for r in group if r[0].answers and not r[0].is_impossible]
+        if answerable and answerable[0][2] is not None:
+            figures["answer_in_top1"] = statistics.fmean(bool(r[2]) for r in answerable)
+            figures["answer_in_top3"] = statistics.fmean(bool(r[3]) for r in answerable)
+        found[language] = figures
+    return found
+
+
+def language_table(report: EvalReport) -> str:
+    """The per-language figures of a report, one row per question language."""
+    keys = ("queries", "mrr@10", "answer_in_top1", "answer_in_top3")
+    rows: list[list[object]] = [
+        [
+            language,
+            *(
+                ""
+                if key not in figures
+                else (f"{figures[key]:.0f}" if key == "queries" else f"{figures[key]:.3f}")
+                for key in keys
+            ),
+        ]
+        for language, figures in report.by_language.items()
+    ]
+    return tables.markdown_table(["question language", *keys], rows)
 
 
 def _qa_metrics(report: EvalReport, rows: list[tuple[Query, bool, float, bool, bool]]) -> None:

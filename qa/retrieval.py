@@ -1,4 +1,10 @@
-"""Finding the chunks most likely to answer a query: dense, keyword, or both fused."""
+"""Finding the chunks most likely to answer a query: dense, keyword, or both fused.
+
+With the multilingual channel (index.multilingual), the question's language decides how a chunk
+is scored: an English question on an English chunk by MiniLM and BM25 as before (the channel is
+not even asked), any other pair mostly by the channel's cosine, which means the same across
+languages where MiniLM's and BM25's do not.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,11 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.keyword import top_rows
+from index.language import ENGLISH, detect_language
 from index.snapshot import IndexSnapshot
 from index.store import Chunk
 from index.text import tokenize
+from index.vectors import VectorIndex
 
 Fusion = Literal["dense", "keyword", "rrf", "convex"]
 
@@ -25,6 +33,8 @@ class Hit:
     score: float
     dense: float = 0.0
     keyword: float = 0.0
+    # The multilingual channel's cosine, when it scored this chunk (else 0).
+    channel: float = 0.0
 
     @property
     def doc_id(self) -> str:
@@ -42,6 +52,21 @@ class RetrievalConfig:
     # Candidates drawn from each list before fusion.
     depth: int = 100
     rrf_k: int = 60
+    # A chunk in another language than the question: the channel's cosine gets this weight,
+    # the hybrid score the rest (MRR@10 on XQuAD articles 00-11, zh->en: 0.76 at 0.5, 0.84 at
+    # 0.8, 0.84 at 0.9; es->en 0.82, 0.90, 0.87; en->zh 0.83, 0.88, 0.89).
+    channel_weight: float = 0.8
+    # A chunk in the question's language when that is not English (BM25 still matches words,
+    # MiniLM does not read them): zh->zh 0.965 at 0.5, 0.943 at 0.8.
+    same_language_channel_weight: float = 0.4
+
+
+@dataclass(frozen=True)
+class ChannelQuery:
+    """The question's language and, when some chunk needs it, its multilingual channel vector."""
+
+    language: str
+    vector: np.ndarray | None = None
 
 
 # A filter to at most this many chunks scores each of them; a larger one filters a deeper search.
@@ -57,6 +82,12 @@ class DocumentRows:
         for row, chunk in enumerate(snapshot.chunks):
             rows.setdefault(chunk.doc_id, []).append(row)
         self.rows = {doc_id: np.array(r, np.int64) for doc_id, r in rows.items()}
+        # Rows whose document is English: MiniLM and BM25 read them with an English question.
+        self.languages = np.array(
+            [snapshot.languages.get(c.doc_id, ENGLISH) for c in snapshot.chunks], dtype=object
+        )
+        self.english = self.languages == ENGLISH
+        self.all_english = bool(self.english.all())
 
     def of(self, doc_ids: frozenset[str]) -> np.ndarray:
         """The rows of the chunks of doc_ids, in index order."""
@@ -64,12 +95,34 @@ class DocumentRows:
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
 
+def nearest(
+    vectors: VectorIndex, query: np.ndarray, depth: int, allowed: np.ndarray | None
+) -> list[int]:
+    """The rows of the depth vectors nearest the (1, dimensions) query, best first; only rows
+    in allowed (sorted) when given."""
+    if allowed is not None and len(allowed) <= EXHAUSTIVE_ROWS:
+        # Few chunks to choose from: score them all rather than search everything.
+        scores = vectors.reconstruct(allowed) @ query[0]
+        rows = allowed[np.argsort(-scores, kind="stable")[:depth]][None, :]
+    else:
+        _, rows = vectors.search(query, depth if allowed is None else depth * 8)
+        if allowed is not None:
+            rows = rows[:, np.isin(rows[0], allowed)]
+    return [int(r) for r in rows[0] if r >= 0]
+
+
 class Retriever:
     """Hybrid retrieval: MiniLM cosine and BM25, fused into one ranking."""
 
-    def __init__(self, embedder: Embedder, config: RetrievalConfig | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        config: RetrievalConfig | None = None,
+        channel: Embedder | None = None,
+    ) -> None:
         self.embedder = embedder
         self.config = config or RetrievalConfig()
+        self.channel = channel
         self._rows: DocumentRows | None = None
 
     def document_rows(self, snapshot: IndexSnapshot) -> DocumentRows:
@@ -83,6 +136,27 @@ class Retriever:
         """The query as a (1, dimensions) unit vector."""
         return self.embedder.embed_batch([query])
 
+    def channel_query(self, snapshot: IndexSnapshot, query: str) -> ChannelQuery:
+        """The query's language, and its channel vector when a chunk is not English or the
+        query is not (an English question over English documents never runs the channel)."""
+        language = detect_language(query)
+        if self.channel is None or snapshot.channel is None or not snapshot.chunks:
+            return ChannelQuery(language)
+        if language == ENGLISH and self.document_rows(snapshot).all_english:
+            return ChannelQuery(language)
+        return ChannelQuery(language, self.channel.embed_batch([query]))
+
+    def channel_weights(self, snapshot: IndexSnapshot, channel: ChannelQuery) -> np.ndarray:
+        """The weight of the channel's cosine in each row's score for this query (0: none)."""
+        rows = self.document_rows(snapshot)
+        if channel.vector is None:
+            return np.zeros(len(rows.english), np.float32)
+        same = rows.languages == channel.language
+        if channel.language == ENGLISH:
+            return np.where(same, 0.0, self.config.channel_weight).astype(np.float32)
+        weights = (self.config.same_language_channel_weight, self.config.channel_weight)
+        return np.where(same, *weights).astype(np.float32)
+
     def search(
         self,
         snapshot: IndexSnapshot,
@@ -91,10 +165,12 @@ class Retriever:
         query_vector: np.ndarray | None = None,
         doc_ids: frozenset[str] | None = None,
         query_tokens: list[str] | None = None,
+        channel: ChannelQuery | None = None,
     ) -> list[Hit]:
         """The top_k chunks for query, best first; only chunks of doc_ids when given.
 
-        query_tokens replace the query's own for keyword search (e.g. with aliases added).
+        query_tokens replace the query's own for keyword search (e.g. with aliases added);
+        channel: the query's language and channel vector (channel_query) when already known.
         """
         if not snapshot.chunks:
             return []
@@ -108,19 +184,16 @@ class Retriever:
         keyword_rank: dict[int, int] = {}
         if config.fusion != "keyword":
             vector = self.embed_query(query) if query_vector is None else query_vector
-            if allowed is not None and len(allowed) <= EXHAUSTIVE_ROWS:
-                # Few chunks to choose from: score them all rather than search everything.
-                scores = snapshot.vectors.reconstruct(allowed) @ vector[0]
-                rows = allowed[np.argsort(-scores, kind="stable")[:depth]][None, :]
-            else:
-                _, rows = snapshot.vectors.search(vector, depth if allowed is None else depth * 8)
-                if allowed is not None:
-                    rows = rows[:, np.isin(rows[0], allowed)]
-            for rank, row in enumerate(int(r) for r in rows[0] if r >= 0):
+            for rank, row in enumerate(nearest(snapshot.vectors, vector, depth, allowed)):
                 dense_rank[row] = rank
                 candidates[row] = None
         else:
             vector = None
+        if channel is None:
+            channel = self.channel_query(snapshot, query)
+        if channel.vector is not None and snapshot.channel is not None:
+            for row in nearest(snapshot.channel, channel.vector, depth, allowed):
+                candidates[row] = None
         if query_tokens is None:
             query_tokens = tokenize(query)
         keyword_scores = snapshot.keywords.scores(query_tokens)
@@ -143,6 +216,11 @@ class Retriever:
         )
         keyword = keyword_scores[rows]
         fused = self._fuse(rows, dense, keyword, keyword_scores, dense_rank, keyword_rank)
+        weight = self.channel_weights(snapshot, channel)[rows]
+        similarity = np.zeros(len(rows), np.float32)
+        if weight.any() and snapshot.channel is not None and channel.vector is not None:
+            similarity = snapshot.channel.reconstruct(rows) @ channel.vector[0]
+            fused = weight * similarity + (1.0 - weight) * fused
         order = np.argsort(-fused, kind="stable")[:top_k]
         return [
             Hit(
@@ -151,6 +229,7 @@ class Retriever:
                 score=float(fused[i]),
                 dense=float(dense[i]),
                 keyword=float(keyword[i]),
+                channel=float(similarity[i]),
             )
             for i in order
         ]

@@ -97,14 +97,17 @@ class QAService:
         answer_cache_size: int = 1024,
         sentence_vectors: bool | None = None,
         load_index: bool = True,
+        channel: Embedder | None = None,
     ) -> None:
-        """load_index: read the published version now (else on first use)."""
+        """load_index: read the published version now (else on first use); channel: the
+        multilingual channel's model (index.multilingual), None for off."""
         self.store = store
+        self.channel = channel
         self.sentence_vectors = sentence_vectors
         self.embedder = embedder
         self.chunking = chunking
         self.segment_chunks = segment_chunks
-        self.retriever = Retriever(embedder, retrieval_config)
+        self.retriever = Retriever(embedder, retrieval_config, channel)
         self.answerer = Answerer(embedder, self.retriever, answer_config)
         self.answers: VersionedLRU[Answer] = VersionedLRU(answer_cache_size)
         self.reloads = 0  # newer versions loaded since start
@@ -152,6 +155,7 @@ class QAService:
             self.embedder.describe(),
             self.chunking.as_dict(),
             name=name,
+            channel=self.channel.describe() if self.channel is not None else None,
         )
 
     def _is_stale(self, snapshot: IndexSnapshot) -> bool:
@@ -303,6 +307,8 @@ class QAService:
     def close(self) -> None:
         """Release the embedder's thread, if it has one."""
         self.embedder.close()
+        if self.channel is not None:
+            self.channel.close()
 
     def documents(self) -> list[DocumentSummary]:
         """Every indexed document, by doc_id."""
@@ -336,6 +342,7 @@ class QAService:
             segment_chunks=self.segment_chunks,
             sentence_vectors=self.sentence_vectors,
             validate=self._prepare if self._snapshot is not None else None,
+            channel=self.channel,
         )
         self._serve_written()
         return report
@@ -361,6 +368,7 @@ class QAService:
             segment_chunks=self.segment_chunks,
             lock_timeout=lock_timeout,
             validate=self._prepare,
+            channel=self.channel,
         )
         self._serve_written()
         return changes

@@ -10,6 +10,7 @@ import pytest
 
 from qa.evaluation import (
     EvalReport,
+    by_language,
     contains_answer,
     load_queries,
     markdown_table,
@@ -64,3 +65,21 @@ def test_markdown_table() -> None:
     assert markdown_table([report]) == (
         "| metric | set |\n|---|---|\n| queries | 2 |\n| ndcg@10 | 0.500 |\n| ask_p50_ms | 12.3 |"
     )
+
+
+def test_figures_are_reported_per_question_language(tmp_path: Path) -> None:
+    (tmp_path / "qrels").mkdir()
+    qrels = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td1\t1\n"
+    (tmp_path / "qrels" / "test.tsv").write_text(qrels)
+    lines = [
+        {"_id": f"q{n}", "text": text, "answers": ["x"], "metadata": {"question_language": lang}}
+        for n, text, lang in ((1, "中国反对什么？", "zh"), (2, "What?", "en"))
+    ]
+    (tmp_path / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in lines))
+    queries = load_queries(tmp_path)
+    assert [q.language for q in queries] == ["zh", "en"]
+    rows = [(queries[0], 1.0, True, True), (queries[1], 0.5, False, True)]
+    assert by_language(rows) == {
+        "en": {"queries": 1.0, "mrr@10": 0.5, "answer_in_top1": 0.0, "answer_in_top3": 1.0},
+        "zh": {"queries": 1.0, "mrr@10": 1.0, "answer_in_top1": 1.0, "answer_in_top3": 1.0},
+    }

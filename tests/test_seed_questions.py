@@ -15,7 +15,9 @@ def _cases() -> list[object]:
     for q in seed_questions():
         marks = []
         if q["kind"] == "multilingual":
-            marks.append(pytest.mark.xfail(reason="MiniLM is English-only", strict=False))
+            # The multilingual channel answers it, but cites the sentence it wants third:
+            # USE ranks "China has always been on the side of multilateralism ..." first.
+            marks.append(pytest.mark.xfail(reason="cited third, not first", strict=False))
         cases.append(pytest.param(q, id=str(q["id"]), marks=marks))
     return cases
 
