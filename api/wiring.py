@@ -132,6 +132,7 @@ def index_on_cluster(
         progress=progress,
         segment_chunks=settings.segment_chunks,
         sentence_vectors=settings.sentence_vectors,
+        channel=load_channel(settings.channel_model),
     )
 
 

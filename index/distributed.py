@@ -317,8 +317,12 @@ def build_index_distributed(
     segment_chunks: int = SEGMENT_CHUNKS,
     sentence_vectors: bool | None = None,
     validate: Validate | None = None,
+    channel: Embedder | None = None,
 ) -> BuildReport:
     """index.build.build_index, with reading, chunking and embedding on the cluster.
+
+    channel: the multilingual channel's model (index.multilingual); its vectors are embedded
+    by the writer, in this process.
 
     The index holds what build_index writes for the same documents (the same segments and
     chunk ids; vectors within float tolerance), each full segment published as it is written.
@@ -347,6 +351,7 @@ def build_index_distributed(
                     segment_chunks=segment_chunks,
                     sentence_vectors=sentence_vectors,
                     validate=validate,
+                    channel=channel,
                 )
             return writer
 
