@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +38,24 @@ class Settings(BaseSettings):
         ge=1,
         description="Torch threads for a model call of several texts when serving; default: "
         "QA_TORCH_THREADS if set, else all cores.",
+    )
+    # ONNX Runtime: a lone question 2.9x faster than torch, the same vectors (docs/performance.md).
+    embed_runtime: Literal["torch", "onnx"] | None = Field(
+        None,
+        description="Model runtime: torch (sentence-transformers) or onnx (ONNX Runtime; the graph "
+        "is exported from the packaged weights at first use into MODEL_CACHE_DIR). Unset: the one "
+        "the index was built with (torch for indexes older than this setting), onnx for a new one.",
+    )
+    embed_quantization: Literal["none", "int8"] = Field(
+        "none",
+        description="onnx only: int8 runs the model with 8-bit weights (faster, vectors off by "
+        "about 0.01 in cosine); an index is read with the quantization it was built with.",
+    )
+    onnx_threads: int | None = Field(
+        None, ge=1, description="ONNX Runtime's threads for every model call; default all cores."
+    )
+    model_cache_dir: Path | None = Field(
+        None, description="Folder of models built on this machine; default DATA_DIR/models."
     )
     micro_batch: int = Field(
         32, ge=1, le=1024, description="Most texts of concurrent requests embedded in one call."
@@ -167,6 +185,11 @@ class Settings(BaseSettings):
     def index_path(self) -> Path:
         """The index folder."""
         return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+    @property
+    def model_cache_path(self) -> Path:
+        """The folder of models built on this machine (the exported ONNX graph)."""
+        return self.data_dir / "models" if self.model_cache_dir is None else self.model_cache_dir
 
     @property
     def conversations_database(self) -> str:

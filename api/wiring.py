@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING
 
 from api.settings import Settings
 from index.batching import BatchingEmbedder
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.embedding import TORCH_RUNTIME, Embedder, SentenceTransformerEmbedder
+from index.errors import QAError
 from index.multilingual import load_channel
+from index.onnx_embedding import RUNTIME as ONNX_RUNTIME
+from index.onnx_embedding import OnnxEmbedder
 from index.store import IndexStore
 from qa.retrieval import RetrievalConfig
 from qa.service import QAService
@@ -31,13 +34,25 @@ logger = logging.getLogger("api")
 SERVING_TORCH_THREADS = 1
 
 
-def load_embedder(settings: Settings, *, serving: bool = False) -> SentenceTransformerEmbedder:
-    """The configured embedding model, from local files.
+def load_embedder(
+    settings: Settings, *, serving: bool = False, index_dir: Path | None = None
+) -> Embedder:
+    """The configured embedding model, from local files, on the configured runtime.
 
-    Torch threads: QA_TORCH_THREADS if set, else one when serving and all cores for indexing;
-    when serving, model calls of several texts (concurrent questions batched together, the
-    sentences of an answer) use QA_BATCH_TORCH_THREADS, by default all cores.
+    ONNX Runtime uses QA_ONNX_THREADS (all cores) for every call. Torch threads: QA_TORCH_THREADS
+    if set, else one when serving and all cores for indexing; when serving, model calls of several
+    texts (concurrent questions batched together, the sentences of an answer) use
+    QA_BATCH_TORCH_THREADS, by default all cores.
     """
+    if model_runtime(settings, index_dir) == ONNX_RUNTIME:
+        return OnnxEmbedder(
+            settings.model,
+            cache_dir=settings.model_cache_path,
+            quantization=settings.embed_quantization,
+            max_seq_length=settings.max_seq_length,
+            batch_size=settings.embed_batch_size,
+            threads=settings.onnx_threads,
+        )
     threads = settings.torch_threads or (SERVING_TORCH_THREADS if serving else None)
     batch_threads = None
     if serving:
@@ -49,6 +64,19 @@ def load_embedder(settings: Settings, *, serving: bool = False) -> SentenceTrans
         torch_threads=threads,
         batch_torch_threads=batch_threads,
     )
+
+
+def model_runtime(settings: Settings, index_dir: Path | None = None) -> str:
+    """QA_EMBED_RUNTIME, else the runtime the index was built with, else ONNX for a new index."""
+    if settings.embed_runtime:
+        return settings.embed_runtime
+    try:
+        manifest = open_store(settings, index_dir).read_manifest()
+    except (QAError, OSError):
+        manifest = None  # whatever reads the index next reports what is wrong with it
+    if manifest is None:
+        return ONNX_RUNTIME
+    return str(manifest.model.get("runtime", TORCH_RUNTIME))
 
 
 def open_store(settings: Settings, index_dir: Path | None = None) -> IndexStore:
@@ -77,10 +105,12 @@ def load_service(
     if micro_batches:
         # Loaded on the model thread itself: torch is then only ever used from that thread.
         embedder = BatchingEmbedder(
-            lambda: load_embedder(settings, serving=True), settings.micro_batch, on_batch=on_batch
+            lambda: load_embedder(settings, serving=True, index_dir=index_dir),
+            settings.micro_batch,
+            on_batch=on_batch,
         )
     else:
-        embedder = load_embedder(settings)
+        embedder = load_embedder(settings, index_dir=index_dir)
     store = open_store(settings, index_dir)
     was_empty = not store.exists()
     service = QAService(

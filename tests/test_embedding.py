@@ -38,7 +38,9 @@ def test_one_text_runs_on_one_thread_and_several_on_the_batch_threads() -> None:
 
 @pytest.mark.usefixtures("restore_torch_threads")
 def test_serving_batches_use_all_cores_unless_told_otherwise() -> None:
-    serving = load_embedder(Settings(), serving=True)
+    serving = load_embedder(Settings(embed_runtime="torch"), serving=True)
+    assert isinstance(serving, SentenceTransformerEmbedder)
     assert (serving.single_threads, serving.batch_threads) == (1, os.cpu_count())
-    pinned = load_embedder(Settings(torch_threads=1), serving=True)
+    pinned = load_embedder(Settings(embed_runtime="torch", torch_threads=1), serving=True)
+    assert isinstance(pinned, SentenceTransformerEmbedder)
     assert (pinned.single_threads, pinned.batch_threads) == (1, 1)

@@ -53,3 +53,17 @@ def test_a_damaged_manifest_is_unreadable_naming_its_file() -> None:
         decode_manifest('{"format": 3, "version": 1', "m.json")
     with pytest.raises(IndexDamaged, match=r"manifest m\.json is unreadable"):
         decode_manifest(f'{{"format": {FORMAT_VERSION}}}', "m.json")
+
+
+def test_an_index_made_on_another_runtime_is_refused() -> None:
+    onnx = {"name": "m", "dimensions": 4, "runtime": "onnx", "quantization": "none"}
+    built = manifest()  # made before runtimes were recorded: torch
+    chunking = built.chunking
+    built.check_compatible({**onnx, "runtime": "torch"}, chunking)
+    refused = r"runtime 'torch' .* but 'onnx'.*QA_EMBED_RUNTIME=torch"
+    with pytest.raises(IndexMismatch, match=refused):
+        built.check_compatible(onnx, chunking)
+    built.model = onnx
+    built.check_compatible(onnx, chunking)
+    with pytest.raises(IndexMismatch, match="quantization int8"):
+        built.check_compatible({**onnx, "quantization": "int8"}, chunking)

@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from api.settings import Settings
-from api.wiring import load_generator, load_service, open_store
+from api.wiring import load_generator, load_service, model_runtime, open_store
+from index.errors import IndexMismatch
 from tests.conftest import SEED_DOC_ID, SEEDS
 from tests.embedders import WordHashEmbedder
 
 
+class RuntimeHashEmbedder(WordHashEmbedder):
+    """The fake model, saying it runs on the runtime the settings choose."""
+
+    def __init__(self, runtime: str) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "runtime": self.runtime, "quantization": "none"}
+
+
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("api.wiring.load_embedder", lambda settings, **_: WordHashEmbedder())
+    monkeypatch.setattr(
+        "api.wiring.load_embedder",
+        lambda settings, index_dir=None, **_: RuntimeHashEmbedder(
+            model_runtime(settings, index_dir)
+        ),
+    )
 
 
 def test_the_service_indexes_the_seeds_into_an_empty_index(settings: Settings) -> None:
@@ -51,3 +69,29 @@ def test_the_default_install_imports_no_ray() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert found.strip() == "False"
+
+
+def test_a_new_index_gets_onnx_and_an_existing_one_keeps_its_runtime(settings: Settings) -> None:
+    assert model_runtime(settings) == "onnx"
+    torch = settings.model_copy(update={"embed_runtime": "torch"})
+    assert model_runtime(torch) == "torch"
+    load_service(torch)  # indexes the seeds with the torch runtime
+    assert model_runtime(settings) == "torch"
+    assert load_service(settings).status().documents == 1
+
+
+def test_an_index_is_refused_on_another_runtime(settings: Settings) -> None:
+    load_service(settings)
+    torch = settings.model_copy(update={"embed_runtime": "torch"})
+    with pytest.raises(IndexMismatch, match=r"runtime 'onnx'.*QA_EMBED_RUNTIME=onnx"):
+        load_service(torch)
+
+
+def test_an_index_older_than_runtimes_is_a_torch_index(settings: Settings) -> None:
+    service = load_service(settings.model_copy(update={"embed_runtime": "torch"}))
+    manifest = service.store.read_manifest()
+    assert manifest is not None
+    manifest.model.pop("runtime")
+    manifest.version += 1
+    service.store.publish(manifest)
+    assert model_runtime(settings) == "torch"
