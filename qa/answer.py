@@ -28,6 +28,8 @@ from qa.scope import DocumentCatalog, Scope, countries_in, country_names
 
 NO_ANSWER = "The documents do not answer this question."
 # Words, each CJK character counting as one (a Chinese sentence has no spaces).
+# A question asking who (the speaker, with no topic).
+_ASKS_WHO = re.compile(r"\W*who(?:m|se)?\b", re.IGNORECASE)
 _WORDS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]|[^\W\u3040-\u30ff\u3400-\u9fff]+")
 
 
@@ -321,11 +323,27 @@ class Answerer:
         else:
             query, searched = reading.bridged.query, reading.doc_ids
             groups, tokens = reading.bridged.groups, reading.bridged.tokens
+        overview = reading is not None and reading.scope.overview
+        if overview and _ASKS_WHO.match(question):
+            # "Who is the speaker?": the sentences naming the speakers the catalogue knows
+            # (none known: nothing answers it).
+            catalog = self.aids(snapshot).catalog
+            speakers = {
+                d: n.speaker
+                for d, n in catalog.names.items()
+                if n.speaker and (searched is None or d in searched)
+            }
+            query = " ".join(dict.fromkeys(speakers.values()))
+            searched = frozenset(speakers)
+            groups = tuple(TermGroup(t) for t in dict.fromkeys(tokenize(query)))
+            tokens, overview = None, False
+            if not speakers:
+                return Evidence([], [], (), 0.0, reading, query_vector)
         if searched is not None and len(searched) <= self.config.scoped_documents:
             top_k *= self.config.scoped_depth
             if embedded is None:
                 embedded = self.config.scoped_embedded_sentences
-        if reading is not None and reading.scope.overview:
+        if overview:
             query_vector = self.centroid(snapshot, searched)
         elif given is not None:
             query_vector = given
@@ -368,7 +386,7 @@ class Answerer:
         probability = self.abstention.probability(features)
         if self.crosslingual.crossed(snapshot, channel, [best.doc_id])[0]:
             probability = self.crosslingual.probability(best.similarity, channel)
-        if reading is not None and reading.scope.overview:
+        if overview:
             probability = 1.0  # "What did Brazil say?" is answered by the speech itself
         return Evidence(hits, candidates, features, probability, reading, query_vector)
 

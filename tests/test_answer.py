@@ -11,6 +11,8 @@ from index.store import IndexStore
 from qa.abstention import UNRELATED_SENTENCES
 from qa.answer import AnswerConfig, Answerer, SentenceCandidate
 from qa.retrieval import Retriever
+from qa.service import QAService
+from tests.conftest import SEEDS
 from tests.embedders import CountingEmbedder
 
 
@@ -54,3 +56,15 @@ def test_a_question_asking_how_many_prefers_a_sentence_stating_a_number(
     recent = candidate("In recent years the mission grew.", 0.85)
     assert answerer.prefer_numbers([recent, wordy])[0].text == wordy.text
     assert answerer.prefer_numbers([recent, wordy], date=True)[0] == recent
+
+
+def test_who_is_the_speaker_cites_the_sentence_naming_them(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    qa = QAService(IndexStore(tmp_path / "index"), embedder, ChunkingConfig())
+    qa.index_paths([SEEDS])
+
+    answer = qa.ask("Who is the speaker?")
+
+    assert answer.answered
+    assert "Zhang Jun" in answer.citations[0].text
