@@ -16,6 +16,8 @@ LANGUAGES = (
     "en zh es de fr ru ar vi pt it ja ko nl hi tr pl id sv uk el he fa th cs ro hu da fi no bn "
     "ur ms sw"
 ).split()
+# Below this probability a text in ASCII letters is read as English (staff keyword queries).
+MIN_CONFIDENCE = 0.5
 # Characters read from a document: its language shows long before its end.
 DOCUMENT_SAMPLE = 4000
 
@@ -40,4 +42,9 @@ def detect_language(text: str) -> str:
     sample = text[:DOCUMENT_SAMPLE]
     if not any(ch.isalpha() for ch in sample):
         return ENGLISH
-    return str(_loaded().classify(sample)[0])
+    language, confidence = _loaded().classify(sample)
+    if confidence < MIN_CONFIDENCE and all(ch.isascii() for ch in sample if ch.isalpha()):
+        # A keyword in Latin letters is any language's to py3langid ("mpox": Italian at 0.15,
+        # "interpol": Arabic at 0.03); read it as the English it most often is.
+        return ENGLISH
+    return str(language)

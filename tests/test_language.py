@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.language import detect_language
+from index.language import ENGLISH, detect_language
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,8 @@ from index.language import detect_language
 )
 def test_detects_the_language(text: str, language: str) -> None:
     assert detect_language(text) == language
+
+
+@pytest.mark.parametrize("keyword", ["mpox", "UNRWA", "interpol", "state party"])
+def test_a_keyword_py3langid_is_unsure_of_is_english(keyword: str) -> None:
+    assert detect_language(keyword) == ENGLISH
