@@ -43,8 +43,8 @@ class CheckConfig:
     """How many sentences are examined and the verdict thresholds.
 
     The thresholds were set on the tune half of tests/data/seed_claims.jsonl (no false claim
-    supported, paraphrases supported); `qa eval-check --tune` searches them on SciFact's even
-    ids, which overfitted the verdict model trained on those claims (docs/quality.md).
+    supported, paraphrases supported); `qa eval-check --tune` searches them on SciFact's ids
+    2 mod 4, which the verdict model is not trained on (docs/quality.md).
     """
 
     top_k: int = 8
