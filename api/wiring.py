@@ -150,6 +150,9 @@ def index_on_cluster(
         max_seq_length=settings.max_seq_length,
         batch_size=settings.embed_batch_size,
         torch_threads=settings.torch_threads or 1,
+        runtime=model_runtime(settings),
+        quantization=settings.embed_quantization,
+        cache_dir=str(settings.model_cache_path),
     )
     return build_index_distributed(
         paths,

@@ -37,9 +37,11 @@ from index.build import (
 )
 from index.chunking import ChunkSpan, chunk_text
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.embedding import TORCH_RUNTIME, Embedder, SentenceTransformerEmbedder
 from index.errors import QAError
 from index.manifest import Manifest
+from index.onnx_embedding import RUNTIME as ONNX_RUNTIME
+from index.onnx_embedding import OnnxEmbedder
 from index.store import IndexStore
 
 # Ray Data tasks reading and chunking files ask for this much of a CPU: they are light next to
@@ -51,15 +53,33 @@ EMBED_BATCH = 256
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """What an embedding actor needs to load the configured model itself."""
+    """What an embedding actor needs to load the configured model itself, on the index's runtime.
+
+    cache_dir: where the ONNX runtime keeps the graph it exports from the packaged weights (each
+    node exports its own once, index.onnx_embedding).
+    """
 
     model: str
     max_seq_length: int | None = 256
     batch_size: int = 16
     torch_threads: int = 1
+    runtime: str = TORCH_RUNTIME
+    quantization: str = "none"
+    cache_dir: str | None = None
 
-    def load(self) -> SentenceTransformerEmbedder:
-        """The model, from local files (index.embedding)."""
+    def load(self) -> Embedder:
+        """The model, from local files (index.embedding, index.onnx_embedding)."""
+        if self.runtime == ONNX_RUNTIME:
+            if self.cache_dir is None:
+                raise ValueError("the ONNX runtime needs a cache_dir for its exported graph")
+            return OnnxEmbedder(
+                self.model,
+                cache_dir=Path(self.cache_dir),
+                quantization=self.quantization,
+                max_seq_length=self.max_seq_length,
+                batch_size=self.batch_size,
+                threads=self.torch_threads,
+            )
         return SentenceTransformerEmbedder(
             self.model,
             max_seq_length=self.max_seq_length,

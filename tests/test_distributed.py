@@ -183,3 +183,13 @@ def test_vectors_are_served_by_text_and_only_missing_ones_are_embedded_here() ->
     np.testing.assert_array_equal(
         vectors, local.embed_batch(["beta", "alpha", "gamma"] + 2 * ["alpha"])
     )
+
+
+def test_actors_load_the_runtime_the_index_is_built_with(tmp_path: Path) -> None:
+    onnx = ModelConfig(DEFAULT_MODEL, runtime="onnx", cache_dir=str(tmp_path / "models")).load()
+    torch = MODEL.load()
+    texts = ["China supports the central role of the United Nations."]
+    assert (onnx.describe()["runtime"], torch.describe()["runtime"]) == ("onnx", "torch")
+    assert float(onnx.embed_batch(texts)[0] @ torch.embed_batch(texts)[0]) > 0.99999
+    with pytest.raises(ValueError, match="cache_dir"):
+        ModelConfig(DEFAULT_MODEL, runtime="onnx").load()
