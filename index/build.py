@@ -410,18 +410,24 @@ def build_index(
                 report.errors.append(exc.message)
             if isinstance(progress, IndexProgress):
                 progress.file_done()
-        # A file that failed to load may hold documents still indexed: prune nothing then.
-        if prune and not report.errors:
-            for doc_id in sorted(set(writer.manifest.documents) - seen):
-                writer.remove(doc_id)
-                report.removed.append(doc_id)
-        if writer.manifest.sentence_vectors:
-            writer.fill_sentence_vectors()
-        writer.flush()
-        report.chunks_embedded = writer.chunks_embedded
-        report.sentences_embedded = writer.sentences_embedded
-        report.version = writer.manifest.version
+        finish_build(writer, report, seen, prune=prune)
     return report
+
+
+def finish_build(writer: IndexWriter, report: BuildReport, seen: set[str], *, prune: bool) -> None:
+    """Prune documents no longer under the paths, backfill sentence vectors, publish, and
+    record the run's figures in report."""
+    # A file that failed to load may hold documents still indexed: prune nothing then.
+    if prune and not report.errors:
+        for doc_id in sorted(set(writer.manifest.documents) - seen):
+            writer.remove(doc_id)
+            report.removed.append(doc_id)
+    if writer.manifest.sentence_vectors:
+        writer.fill_sentence_vectors()
+    writer.flush()
+    report.chunks_embedded = writer.chunks_embedded
+    report.sentences_embedded = writer.sentences_embedded
+    report.version = writer.manifest.version
 
 
 def apply_changes(

@@ -34,6 +34,7 @@ from index.build import (
     Progress,
     Validate,
     embedding_text,
+    finish_build,
 )
 from index.chunking import ChunkSpan, chunk_text
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
@@ -400,18 +401,8 @@ def build_index_distributed(
         if writer is None and existing is not None:
             # Nothing was embedded: the index's own model stands for the configured one.
             embedder.set_description(existing.model)
-        final = open_writer()
-        if prune and not report.errors:
-            for doc_id in sorted(set(final.manifest.documents) - seen):
-                final.remove(doc_id)
-                report.removed.append(doc_id)
-        if final.manifest.sentence_vectors:
-            final.fill_sentence_vectors()
-        final.flush()
+        finish_build(open_writer(), report, seen, prune=prune)
         embedder.close()
-        report.chunks_embedded = final.chunks_embedded
-        report.sentences_embedded = final.sentences_embedded
-        report.version = final.manifest.version
     return report
 
 
