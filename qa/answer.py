@@ -27,9 +27,9 @@ from qa.retrieval import ChannelQuery, Hit, Retriever
 from qa.scope import DocumentCatalog, Scope, countries_in, country_names
 
 NO_ANSWER = "The documents do not answer this question."
-# Words, each CJK character counting as one (a Chinese sentence has no spaces).
 # A question asking who (the speaker, with no topic).
 _ASKS_WHO = re.compile(r"\W*who(?:m|se)?\b", re.IGNORECASE)
+# Words, each CJK character counting as one (a Chinese sentence has no spaces).
 _WORDS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]|[^\W\u3040-\u30ff\u3400-\u9fff]+")
 
 

@@ -63,7 +63,11 @@ class RetrievalConfig:
 
 @dataclass(frozen=True)
 class ChannelQuery:
-    """The question's language and, when some chunk needs it, its multilingual channel vector."""
+    """The question's language and, when some chunk needs it, its multilingual channel vector.
+
+    Without a channel the language is not detected: everything else reads the question as
+    English.
+    """
 
     language: str
     vector: np.ndarray | None = None
@@ -82,12 +86,12 @@ class DocumentRows:
         for row, chunk in enumerate(snapshot.chunks):
             rows.setdefault(chunk.doc_id, []).append(row)
         self.rows = {doc_id: np.array(r, np.int64) for doc_id, r in rows.items()}
-        # Rows whose document is English: MiniLM and BM25 read them with an English question.
+        # The language of each row's document: MiniLM and BM25 read English ones with an
+        # English question, the channel the rest.
         self.languages = np.array(
             [snapshot.languages.get(c.doc_id, ENGLISH) for c in snapshot.chunks], dtype=object
         )
-        self.english = self.languages == ENGLISH
-        self.all_english = bool(self.english.all())
+        self.all_english = bool((self.languages == ENGLISH).all())
 
     def of(self, doc_ids: frozenset[str]) -> np.ndarray:
         """The rows of the chunks of doc_ids, in index order."""
@@ -139,19 +143,20 @@ class Retriever:
     def channel_query(self, snapshot: IndexSnapshot, query: str) -> ChannelQuery:
         """The query's language, and its channel vector when a chunk is not English or the
         query is not (an English question over English documents never runs the channel)."""
-        language = detect_language(query)
         if self.channel is None or snapshot.channel is None or not snapshot.chunks:
-            return ChannelQuery(language)
+            return ChannelQuery(ENGLISH)
+        language = detect_language(query)
         if language == ENGLISH and self.document_rows(snapshot).all_english:
             return ChannelQuery(language)
         return ChannelQuery(language, self.channel.embed_batch([query]))
 
-    def channel_weights(self, snapshot: IndexSnapshot, channel: ChannelQuery) -> np.ndarray:
-        """The weight of the channel's cosine in each row's score for this query (0: none)."""
-        rows = self.document_rows(snapshot)
+    def channel_weights(
+        self, snapshot: IndexSnapshot, channel: ChannelQuery, rows: np.ndarray
+    ) -> np.ndarray:
+        """The weight of the channel's cosine in the score of each of rows for this query."""
         if channel.vector is None:
-            return np.zeros(len(rows.english), np.float32)
-        same = rows.languages == channel.language
+            return np.zeros(len(rows), np.float32)
+        same = self.document_rows(snapshot).languages[rows] == channel.language
         if channel.language == ENGLISH:
             return np.where(same, 0.0, self.config.channel_weight).astype(np.float32)
         weights = (self.config.same_language_channel_weight, self.config.channel_weight)
@@ -216,7 +221,7 @@ class Retriever:
         )
         keyword = keyword_scores[rows]
         fused = self._fuse(rows, dense, keyword, keyword_scores, dense_rank, keyword_rank)
-        weight = self.channel_weights(snapshot, channel)[rows]
+        weight = self.channel_weights(snapshot, channel, rows)
         similarity = np.zeros(len(rows), np.float32)
         if weight.any() and snapshot.channel is not None and channel.vector is not None:
             similarity = snapshot.channel.reconstruct(rows) @ channel.vector[0]
