@@ -105,13 +105,16 @@ def topic_terms(text: str) -> set[str]:
 
 
 def is_follow_up(question: str, config: FollowUpConfig | None = None) -> bool:
-    """Whether the question leans on earlier turns: a pronoun, a continuation, or too few terms."""
+    """Whether the question leans on earlier turns: a pronoun, a continuation, a request for
+    more, or too few terms."""
     config = config or FollowUpConfig()
     lowered = question.strip().lower()
     if lowered.startswith(CONTINUATIONS):
         return True
     if any(word in ANAPHORS for word in _WORD.findall(lowered)):
         return True
+    if MORE.search(question):
+        return True  # "What else should counter-terrorism do?" asks past what was cited
     return len(topic_terms(question)) <= config.short_question_terms
 
 
@@ -180,24 +183,55 @@ def answer_in_context(
     ask = ask or service.ask
     resolved = resolve(service.snapshot, question, history, config)
     exclude: frozenset[tuple[str, int, int]] = frozenset()
-    if resolved.follow_up:
+    previous: frozenset[str] = frozenset()
+    if history:
         earlier = earlier_answers(service, history, top_k, config, ask, doc_ids)
-        if MORE.search(question):
+        if resolved.follow_up and MORE.search(question):
             exclude = frozenset((c.doc_id, c.start, c.end) for a in earlier for c in a.citations)
-        words = {w.lower() for w in _WORD.findall(question)}
         if earlier and earlier[-1].citations and not service.named_documents(question):
-            # "What did he say about X?", "And what should they do?": the conversation stays
-            # with the document the previous answer came from, unless the question names others.
             # "He" is one speaker, the first cited; "they" or "it" may be in any cited document.
+            words = {w.lower() for w in _WORD.findall(question)}
             cited = earlier[-1].citations[:1] if words & SPEAKER_PRONOUNS else earlier[-1].citations
-            speakers = {c.doc_id for c in cited}
-            doc_ids = speakers if doc_ids is None else (set(doc_ids) & speakers) or doc_ids
+            previous = frozenset(c.doc_id for c in cited)
+            if doc_ids is not None:
+                previous &= frozenset(doc_ids)
+    searched = doc_ids
+    if previous and (doc_ids is None or previous != frozenset(doc_ids)):
+        # Which documents the conversation is in is decided once, on the query with its
+        # earlier turns' terms (the question alone says nothing of what "it" was), by the
+        # extractive answers' scores (cached; a generator is asked only for the answer).
+        anywhere = service.ask(resolved.query, top_k, doc_ids, exclude)
+        stay = service.ask(resolved.query, top_k, previous, exclude)
+        margin = service.answerer.config.follow_margin
+        if stays(stay, anywhere, previous, resolved.follow_up, margin):
+            searched = previous
     if resolved.query != question or exclude:
-        answer = ask(resolved.query, top_k, doc_ids, exclude)
+        answer = ask(resolved.query, top_k, searched, exclude)
         if exclude or addresses(answer, question):
             return TurnAnswer(answer, resolved)
     alone = ResolvedQuestion(question, question, follow_up=resolved.follow_up)
-    return TurnAnswer(ask(question, top_k, doc_ids), alone)
+    return TurnAnswer(ask(question, top_k, searched), alone)
+
+
+def stays(
+    stay: Answer, anywhere: Answer, previous: Collection[str], follow_up: bool, margin: float
+) -> bool:
+    """Whether a turn keeps the answer from the previous answer's documents (stay) rather than
+    the one from all of them (anywhere).
+
+    A follow-up ("When was it signed?") stays unless another document's best sentence scores
+    clearly better (more than margin, the distance within which sentences count as equally
+    good answers): then the previous answer was likely from the wrong document ("What did
+    Biden say about Iran?" cited another speech) and the conversation moves. A new question
+    stays only when the previous documents answer it comparably.
+    """
+    if not anywhere.answered or not anywhere.citations:
+        return stay.answered or follow_up
+    if not stay.answered or not stay.citations:
+        return follow_up
+    if anywhere.citations[0].doc_id in previous:
+        return True
+    return stay.citations[0].score >= anywhere.citations[0].score - margin
 
 
 def earlier_answers(

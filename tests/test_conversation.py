@@ -10,7 +10,7 @@ import pytest
 from index.build import ChunkingConfig
 from index.embedding import SentenceTransformerEmbedder
 from index.store import IndexStore
-from qa.answer import Answer
+from qa.answer import Answer, Citation
 from qa.conversation import (
     MORE,
     ConversationalQA,
@@ -18,6 +18,7 @@ from qa.conversation import (
     answer_in_context,
     is_follow_up,
     resolve,
+    stays,
     topic_terms,
 )
 from qa.conversation_store import ConversationStore, sqlite_url
@@ -58,6 +59,7 @@ def _correct(answer: Answer, expect: list[str]) -> bool:
         ("What should the international community exchange?", False),
         ("What does China oppose?", False),
         ("Which convention is China a state party to?", False),
+        ("What else should counter-terrorism do?", True),
     ],
 )
 def test_is_follow_up(question: str, expected: bool) -> None:
@@ -213,11 +215,43 @@ def test_requests_for_more_are_recognised(question: str, expected: bool) -> None
     assert bool(MORE.search(question)) is expected
 
 
-def test_a_follow_up_stays_with_the_previous_answer_s_document(
-    embedder: SentenceTransformerEmbedder, tmp_path: Path
+def _answer(doc_id: str | None, score: float = 0.0) -> Answer:
+    if doc_id is None:
+        return Answer(False, "The documents do not answer this question.")
+    citation = Citation(1, doc_id, "A sentence.", 0, 11, score)
+    return Answer(True, "\u201cA sentence.\u201d [1]", [citation], 0.9)
+
+
+@pytest.mark.parametrize(
+    ("stay", "anywhere", "follow_up", "expected"),
+    [
+        # Another document clearly better: the previous answer was from the wrong one.
+        (_answer("a", 0.80), _answer("b", 0.95), True, False),
+        # Comparable (within the margin): the conversation stays.
+        (_answer("a", 0.80), _answer("b", 0.85), True, True),
+        (_answer("a", 0.80), _answer("b", 0.85), False, True),
+        # The best anywhere is in the previous document anyway.
+        (_answer("a", 0.70), _answer("a", 0.90), False, True),
+        # Nothing answers elsewhere.
+        (_answer("a", 0.70), _answer(None), False, True),
+        # The previous document does not answer: a follow-up is refused there, a new question
+        # is answered where it is answered.
+        (_answer(None), _answer("b", 0.9), True, True),
+        (_answer(None), _answer("b", 0.9), False, False),
+        (_answer(None), _answer(None), False, False),
+    ],
+)
+def test_stays_with_the_previous_document_only_when_it_answers_comparably(
+    stay: Answer, anywhere: Answer, follow_up: bool, expected: bool
 ) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
+    assert stays(stay, anywhere, {"a"}, follow_up, margin=0.08) is expected
+
+
+@pytest.fixture(scope="module")
+def two_documents(
+    embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory
+) -> QAService:
+    folder = tmp_path_factory.mktemp("two-documents")
     (folder / "forest.txt").write_text(
         "The forest fund pays for reforestation in the north. "
         "The fund will also send surveyors to map the new woods.",
@@ -227,12 +261,30 @@ def test_a_follow_up_stays_with_the_previous_answer_s_document(
         "The harbour authority will send engineers, cranes and equipment to the port.",
         encoding="utf-8",
     )
-    qa = QAService(IndexStore(tmp_path / "index"), embedder, ChunkingConfig())
-    qa.index_paths([folder])
-    first = answer_in_context(qa, "Who pays for reforestation?", []).answer
+    qa = QAService(IndexStore(folder / "index"), embedder, ChunkingConfig())
+    qa.index_paths([folder / "forest.txt", folder / "harbour.txt"])
+    return qa
+
+
+def test_a_follow_up_stays_with_the_previous_answer_s_document(two_documents: QAService) -> None:
+    first = answer_in_context(two_documents, "Who pays for reforestation?", []).answer
     assert first.citations[0].doc_id == "forest.txt"
 
-    follow = answer_in_context(qa, "And what will it send?", ["Who pays for reforestation?"])
+    follow = answer_in_context(
+        two_documents, "And what will it send?", ["Who pays for reforestation?"]
+    )
 
     assert follow.answer.answered
     assert {c.doc_id for c in follow.answer.citations} == {"forest.txt"}
+
+
+def test_a_new_question_in_a_conversation_moves_to_the_document_that_answers_it(
+    two_documents: QAService,
+) -> None:
+    history = ["Who pays for reforestation?"]
+    result = answer_in_context(two_documents, "Which cranes go to the port?", history)
+    assert result.resolved.follow_up is False
+    assert result.answer.citations[0].doc_id == "harbour.txt"
+    assert result.answer.citations[0].text == (
+        "The harbour authority will send engineers, cranes and equipment to the port."
+    )
