@@ -325,8 +325,13 @@ class Bridge:
         names: CollectionNames | None = None
         seen: set[str] = set()
         words = _WORD.findall(text)
+        shouted = text.upper() == text
         for position, word in enumerate(words):
             tokens = tokenize(word)
+            if not tokens and is_acronym(word) and not shouted:
+                # "the WHO", "IT": an acronym written in capitals is a name, not the function
+                # word it spells (unless the whole question is in capitals).
+                tokens = tokenize(word, drop_stopwords=False)
             if len(tokens) != 1:
                 # "counter-terrorism", a CJK run: each token is a term of its own.
                 for token in tokens:
@@ -348,12 +353,17 @@ class Bridge:
             if token in vocabulary:
                 for variant in sorted(vocabulary.variants(token)):
                     group = group.with_alternative([variant])
+                if is_acronym(word) and not shouted:
+                    # "US" is also "United States" where the collection spells it out (its
+                    # token is the pronoun's too); the query is left as asked.
+                    names = names or self._names_for(passages)
+                    for expanded in tightest(names.expansions(word)):
+                        group = group.with_alternative(tokenize(" ".join(expanded)))
                 groups.append(group)
                 continue
             names = names or self._names_for(passages)
             # The tightest expansions: "UN" is "United Nations" before "UN Ocean Conference".
-            expansions = names.expansions(word) if len(word) >= 2 else []
-            expansions = [p for p in expansions if len(p) == min(map(len, expansions))][:2]
+            expansions = tightest(names.expansions(word)) if len(word) >= 2 else []
             if expansions:
                 expansion = " ".join(expansions[0])
                 for expanded in expansions:
@@ -447,6 +457,15 @@ class Bridge:
 
     def _names_for(self, passages: Sequence[str]) -> CollectionNames:
         return self.names() or CollectionNames(passages)
+
+
+def tightest(expansions: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The shortest expansions (at most two): "UN" is "United Nations" before "UN Ocean
+    Conference"."""
+    if not expansions:
+        return []
+    shortest = min(map(len, expansions))
+    return [p for p in expansions if len(p) == shortest][:2]
 
 
 def surface_words(token: str, text: str) -> set[str]:

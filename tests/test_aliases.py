@@ -115,3 +115,37 @@ def test_a_named_thing_is_also_found_by_the_names_the_collection_uses(
     assert group.found_in({"african", "state"})
     assert bridged.rewrites == (Rewrite("alias", "Ruritania", "African States"),)
     assert bridged.query == "What about Ruritania (African States)?"
+
+
+@pytest.fixture(scope="module")
+def health(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> IndexSnapshot:
+    folder = tmp_path_factory.mktemp("health-docs")
+    (folder / "health.txt").write_text(
+        "In 2021 the United States rejoined the World Health Organization. Let us work together."
+    )
+    store = IndexStore(folder.parent / "health-index")
+    build_index([folder], store, embedder, ChunkingConfig(200, 0))
+    return load_snapshot(store, embedder.dimensions)
+
+
+def test_an_acronym_in_capitals_is_not_read_as_the_function_word_it_spells(
+    health: IndexSnapshot,
+) -> None:
+    bridged = Bridge(health).bridge("Did America go back into the WHO?")
+    assert bridged.rewrites == (Rewrite("alias", "WHO", "World Health Organization"),)
+    assert bridged.query == "Did America go back into the WHO (World Health Organization)?"
+    who = next(g for g in bridged.groups if g.term == "who")
+    assert who.found_in(set(tokenize("the World Health Organization")))
+    # Written in lower case, or in a question all in capitals, it is the question word.
+    assert "who" not in {g.term for g in Bridge(health).bridge("Who rejoined it?").groups}
+    assert [g.term for g in Bridge(health).bridge("WHO REJOINED?").groups] == ["rejoin"]
+
+
+def test_an_acronym_the_collection_also_uses_as_a_word_counts_as_its_expansion(
+    health: IndexSnapshot,
+) -> None:
+    bridged = Bridge(health).bridge("What did the US rejoin?")
+    us = next(g for g in bridged.groups if g.term == "us")
+    assert us.found_in(set(tokenize("The United States rejoined")))
+    # The query is left as asked: the token is also the pronoun's.
+    assert (bridged.query, bridged.rewrites) == ("What did the US rejoin?", ())
