@@ -177,6 +177,15 @@ def index_command(
             "Default: one per CPU of the cluster.",
         ),
     ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Split the index into N shards by a hash of doc_id, each a complete index, "
+            "searched together with the collection's BM25 statistics. Default: the index's "
+            "own count (1 for a new index); another count needs --rebuild.",
+        ),
+    ] = None,
 ) -> None:
     """Index documents incrementally: new and changed ones are embedded, unchanged skipped."""
     settings = _settings()
@@ -202,12 +211,13 @@ def index_command(
                     rebuild=rebuild,
                     progress=progress,
                     actors=actors,
+                    shards=shards,
                 )
         else:
             service = _service(settings, load_index=False, index_seeds=False)
             with IndexingBars(files) as progress:
                 report = service.index_paths(
-                    targets, prune=prune, rebuild=rebuild, progress=progress
+                    targets, prune=prune, rebuild=rebuild, progress=progress, shards=shards
                 )
     except ModuleNotFoundError as exc:
         if exc.name != "ray":
@@ -281,11 +291,12 @@ def docs_command(
             raise _fail_remote(exc.message) from None
     else:
         from api.wiring import open_store
+        from index.shards import published_manifest
         from qa.service import document_summaries
 
         try:
             # Read from the manifest alone: listing needs neither the model nor the index loaded.
-            summaries = document_summaries(open_store(_settings()).read_manifest())
+            summaries = document_summaries(published_manifest(open_store(_settings())))
         except QAError as exc:
             raise _fail(exc) from None
         documents = [asdict(d) for d in summaries]

@@ -19,6 +19,7 @@ from index.errors import QAError
 from index.multilingual import load_channel
 from index.onnx_embedding import RUNTIME as ONNX_RUNTIME
 from index.onnx_embedding import OnnxEmbedder
+from index.shards import published_manifest
 from index.store import IndexStore
 from qa.retrieval import RetrievalConfig
 from qa.service import QAService
@@ -71,7 +72,7 @@ def model_runtime(settings: Settings, index_dir: Path | None = None) -> str:
     if settings.embed_runtime:
         return settings.embed_runtime
     try:
-        manifest = open_store(settings, index_dir).read_manifest()
+        manifest = published_manifest(open_store(settings, index_dir))
     except (QAError, OSError):
         manifest = None  # whatever reads the index next reports what is wrong with it
     if manifest is None:
@@ -140,6 +141,7 @@ def index_on_cluster(
     rebuild: bool = False,
     progress: Progress | None = None,
     actors: int | None = None,
+    shards: int | None = None,
 ) -> BuildReport:
     """`qa index --distributed`: index paths on the Ray cluster at QA_RAY_ADDRESS (else a local
     Ray), into the configured index; Ray is imported here only (the `cluster` extra)."""
@@ -166,6 +168,7 @@ def index_on_cluster(
         segment_chunks=settings.segment_chunks,
         sentence_vectors=settings.sentence_vectors,
         channel=load_channel(settings.channel_model),
+        shards=shards,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -13,9 +13,9 @@ from index.chunking import ChunkSpan, chunk_text
 from index.compaction import compaction_candidates, merge_segments
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import Embedder
-from index.errors import DocumentNotFound, IndexDamaged, QAError
+from index.errors import DocumentNotFound, IndexDamaged, IndexMismatch, QAError
 from index.language import detect_language
-from index.manifest import DocumentEntry, Manifest, check_channel, new_manifest
+from index.manifest import DocumentEntry, Manifest, ShardedManifest, check_channel, new_manifest
 from index.memory import release_free_memory
 from index.sentences import backfill_sentence_vectors, embed_sentences
 from index.store import (
@@ -27,13 +27,17 @@ from index.store import (
 from index.text import tokenize
 from index.vectors import choose_spec
 
+if TYPE_CHECKING:
+    from index.shards import ShardedWriter
+
 # Chunks embedded before a segment is written and published: bounds memory, and an
 # interrupted run keeps everything published up to its last batch.
 SEGMENT_CHUNKS = 4096
 
 
 # Checks a manifest about to be published (e.g. by loading it); raises to stop the publish.
-Validate = Callable[[Manifest], object]
+# A sharded index is validated by its top-level manifest.
+Validate = Callable[[Manifest | ShardedManifest], object]
 
 
 class Progress(Protocol):
@@ -179,6 +183,10 @@ class IndexWriter:
                 self._channel_backfill = set(self.manifest.segments) - {""}
             self.manifest.channel = wanted_channel
             self._dirty = True
+
+    def writer_of(self, doc_id: str) -> IndexWriter:
+        """The writer of the index holding doc_id: this one (index.shards has several)."""
+        return self
 
     def status(self, document: Document) -> StageOutcome:
         """`added`, `updated` or `unchanged`, compared with what is staged or published."""
@@ -379,18 +387,21 @@ def build_index(
     sentence_vectors: bool | None = None,
     validate: Validate | None = None,
     channel: Embedder | None = None,
+    shards: int | None = None,
 ) -> BuildReport:
     """Index the documents under paths into store, embedding only what is new or changed.
 
     sentence_vectors: store sentence vectors (index.sentences), also for documents indexed
-    before; None keeps what the index was built with.
+    before; None keeps what the index was built with. shards: split the index into that many
+    (index.shards); None keeps the index's own count (one for a new index).
     """
     report = BuildReport()
     with store.write_lock():
-        writer = IndexWriter(
+        writer = open_writer(
             store,
             embedder,
             chunking,
+            shards=shards,
             rebuild=rebuild,
             progress=progress,
             segment_chunks=segment_chunks,
@@ -414,7 +425,42 @@ def build_index(
     return report
 
 
-def finish_build(writer: IndexWriter, report: BuildReport, seen: set[str], *, prune: bool) -> None:
+def open_writer(
+    store: IndexStore,
+    embedder: Embedder,
+    chunking: ChunkingConfig,
+    *,
+    shards: int | None = None,
+    rebuild: bool = False,
+    **options: Any,
+) -> IndexWriter | ShardedWriter:
+    """The writer of the index in store: one IndexWriter, or one per shard (index.shards).
+
+    shards: how many the index is to have; None keeps its own (rebuilt the same way). Another
+    count than the index's needs `rebuild` (IndexMismatch).
+    """
+    # index.shards builds on IndexWriter, so it is imported here rather than at the top.
+    from index.shards import ShardedWriter, read_sharded, shard_count
+
+    if shards is None:
+        try:
+            shards = shard_count(store)
+        except QAError:
+            if not rebuild:
+                raise
+            shards = 1  # a damaged index rebuilt without --shards: one shard
+    if shards > 1:
+        return ShardedWriter(store, embedder, chunking, shards, rebuild=rebuild, **options)
+    if not rebuild and (top := read_sharded(store)) is not None:
+        raise IndexMismatch(
+            f"the index has {top.shards} shards; `qa index --rebuild --shards 1` joins them"
+        )
+    return IndexWriter(store, embedder, chunking, rebuild=rebuild, **options)
+
+
+def finish_build(
+    writer: IndexWriter | ShardedWriter, report: BuildReport, seen: set[str], *, prune: bool
+) -> None:
     """Prune documents no longer under the paths, backfill sentence vectors, publish, and
     record the run's figures in report."""
     # A file that failed to load may hold documents still indexed: prune nothing then.
@@ -451,7 +497,7 @@ def apply_changes(
     """
     with store.write_lock(lock_timeout):
         # New documents get sentence vectors when the index has them (manifest).
-        writer = IndexWriter(
+        writer = open_writer(
             store,
             embedder,
             chunking,
@@ -462,14 +508,14 @@ def apply_changes(
         )
         changes = []
         for doc_id in removals:
-            entry = writer.manifest.documents.get(doc_id)
+            entry = writer.writer_of(doc_id).manifest.documents.get(doc_id)
             if entry is None:
                 raise DocumentNotFound(f"no document with doc_id {doc_id!r}", field="doc_id")
             writer.remove(doc_id)
             changes.append(DocumentChange(doc_id, "deleted", entry.chunks))
         for document in upserts:
             outcome = writer.add(document)
-            entry = writer.manifest.documents[document.doc_id]
+            entry = writer.writer_of(document.doc_id).manifest.documents[document.doc_id]
             changes.append(DocumentChange(document.doc_id, outcome, entry.chunks))
         writer.flush()
     return changes

@@ -36,6 +36,7 @@ from index.build import (
     embedding_text,
     finish_build,
 )
+from index.build import open_writer as open_index_writer
 from index.chunking import ChunkSpan, chunk_text
 from index.documents import Document, iter_file_documents, iter_paths, validate_doc_id
 from index.embedding import TORCH_RUNTIME, Embedder, SentenceTransformerEmbedder
@@ -43,6 +44,7 @@ from index.errors import QAError
 from index.manifest import Manifest
 from index.onnx_embedding import RUNTIME as ONNX_RUNTIME
 from index.onnx_embedding import OnnxEmbedder
+from index.shards import ShardedWriter, check_shard_count, published_manifest
 from index.store import IndexStore
 
 # Ray Data tasks reading and chunking files ask for this much of a CPU: they are light next to
@@ -339,11 +341,13 @@ def build_index_distributed(
     sentence_vectors: bool | None = None,
     validate: Validate | None = None,
     channel: Embedder | None = None,
+    shards: int | None = None,
 ) -> BuildReport:
     """index.build.build_index, with reading, chunking and embedding on the cluster.
 
     channel: the multilingual channel's model (index.multilingual); its vectors are embedded
-    by the writer, in this process.
+    by the writer, in this process. shards: split the index into that many (index.shards);
+    None keeps the index's own count.
 
     The index holds what build_index writes for the same documents (the same segments and
     chunk ids; vectors within float tolerance), each full segment published as it is written.
@@ -351,7 +355,9 @@ def build_index_distributed(
     files = list(iter_paths(paths))
     report = BuildReport()
     with store.write_lock():
-        existing = None if rebuild else store.read_manifest()
+        existing = None if rebuild else published_manifest(store)
+        if not rebuild:
+            check_shard_count(store, shards)
         _early_check(existing, model, chunking)
         known = {d: e.content_hash for d, e in existing.documents.items()} if existing else {}
         if sentence_vectors is None:
@@ -359,15 +365,16 @@ def build_index_distributed(
         else:
             sentences = sentence_vectors
         embedder = PrecomputedEmbedder(model.load)
-        writer: IndexWriter | None = None
+        writer: IndexWriter | ShardedWriter | None = None
 
-        def open_writer() -> IndexWriter:
+        def open_writer() -> IndexWriter | ShardedWriter:
             nonlocal writer
             if writer is None:
-                writer = IndexWriter(
+                writer = open_index_writer(
                     store,
                     embedder,
                     chunking,
+                    shards=shards,
                     rebuild=rebuild,
                     segment_chunks=segment_chunks,
                     sentence_vectors=sentence_vectors,
@@ -409,7 +416,7 @@ def build_index_distributed(
 def _stage(
     row: dict[str, Any],
     embedder: PrecomputedEmbedder,
-    open_writer: Callable[[], IndexWriter],
+    open_writer: Callable[[], IndexWriter | ShardedWriter],
     report: BuildReport,
     progress: Progress | None,
     sentences: bool,

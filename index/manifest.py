@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from index.errors import IndexDamaged, IndexMismatch
+from index.keyword import KeywordStatistics
 
 FORMAT_VERSION = 3
+# The top-level manifest of an index split into shards (index.shards); a one-shard index has none.
+SHARDED_FORMAT = 4
 
 
 @dataclass
@@ -123,6 +126,12 @@ class Manifest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         """Read a manifest written by to_json."""
+        if data.get("format") == SHARDED_FORMAT:
+            # A reader or writer of one index folder must never take a sharded one for empty.
+            raise IndexMismatch(
+                f"the index is split into {data.get('shards')} shards: it is read and written "
+                "through its top-level manifest (index.shards)"
+            )
         if data.get("format") != FORMAT_VERSION:
             raise IndexMismatch(
                 f"index format {data.get('format')} is not {FORMAT_VERSION}; rebuild the index"
@@ -169,6 +178,45 @@ class Manifest:
             )
 
 
+@dataclass
+class ShardedManifest:
+    """One published version of a sharded index: each shard's published manifest (None for a
+    shard that has never held a document) and the whole collection's BM25 statistics."""
+
+    version: int
+    shards: int
+    shard_manifests: list[str | None]
+    statistics: KeywordStatistics = field(default_factory=KeywordStatistics)
+
+    @property
+    def file_name(self) -> str:
+        """The name this version is published under in the index's manifests folder."""
+        return f"manifest-{self.version:08d}.json"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": SHARDED_FORMAT,
+            "version": self.version,
+            "shards": self.shards,
+            "shard_manifests": self.shard_manifests,
+            # The top-level folder's own segments: none (garbage collection reads this key).
+            "segments": [],
+            "keyword_statistics": self.statistics.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ShardedManifest:
+        names = [None if n is None else str(n) for n in data["shard_manifests"]]
+        if len(names) != int(data["shards"]):
+            raise ValueError("one manifest name per shard")
+        return cls(
+            version=int(data["version"]),
+            shards=int(data["shards"]),
+            shard_manifests=names,
+            statistics=KeywordStatistics.from_json(data["keyword_statistics"]),
+        )
+
+
 def check_channel(built: dict[str, Any], wanted: dict[str, Any] | None) -> None:
     """Raise IndexMismatch when the index's channel vectors come from another channel model.
 
@@ -204,6 +252,22 @@ def decode_manifest(text: str, source: str) -> Manifest:
     """A manifest from its file's text; IndexDamaged naming `source` when it is damaged."""
     try:
         return Manifest.from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexDamaged(f"manifest {source} is unreadable ({type(exc).__name__})") from exc
+
+
+def encode_sharded(manifest: ShardedManifest) -> bytes:
+    """The bytes of a top-level manifest file."""
+    return json.dumps(manifest.to_json(), ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def decode_version(text: str, source: str) -> Manifest | ShardedManifest:
+    """A one-shard or top-level manifest from its file's text; IndexDamaged when damaged."""
+    try:
+        data = json.loads(text)
+        if isinstance(data, dict) and data.get("format") == SHARDED_FORMAT:
+            return ShardedManifest.from_json(data)
+        return Manifest.from_json(data)
     except (ValueError, KeyError, TypeError) as exc:
         raise IndexDamaged(f"manifest {source} is unreadable ({type(exc).__name__})") from exc
 

@@ -76,16 +76,16 @@ class SentenceVectors:
 
     def __init__(self, segments: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         # segment number -> (vectors, memory-mapped; offsets by chunk row)
-        self._segments = segments or {}
+        self.segments = segments or {}
 
     def __len__(self) -> int:
         """How many segments have stored sentence vectors."""
-        return len(self._segments)
+        return len(self.segments)
 
     def lookup(self, chunk: Chunk, sentence: int) -> np.ndarray | None:
         """The unit vector of the chunk's sentence number `sentence`, or None if not stored."""
         number, row = split_chunk_id(chunk.id)
-        found = self._segments.get(number)
+        found = self.segments.get(number)
         if found is None:
             return None
         vectors, offsets = found

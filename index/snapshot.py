@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from index.errors import DocumentNotFound, IndexDamaged
-from index.keyword import KeywordIndex
+from index.keyword import KeywordIndex, KeywordStatistics
 from index.language import detect_language
-from index.manifest import Manifest, check_channel
+from index.manifest import Manifest, ShardedManifest, check_channel
 from index.sentences import SentenceVectors
+from index.sharded import ShardedKeywords, ShardedVectors
+from index.shards import merged_manifest, shard_stores
 from index.store import Chunk, IndexStore, StoredDocument, segment_number
 from index.vectors import VectorIndex, VectorIndexSpec
+
+# A sharded snapshot's chunk ids carry the shard above the segment number (index.store's
+# chunk_id), so that ids and stored sentence vectors stay apart across shards.
+SHARD_SHIFT = 24
 
 
 @dataclass(frozen=True)
@@ -25,14 +31,16 @@ class IndexSnapshot:
     manifest_name: str | None
     documents: dict[str, StoredDocument]
     chunks: list[Chunk]
-    vectors: VectorIndex
-    keywords: KeywordIndex
+    vectors: VectorIndex | ShardedVectors
+    keywords: KeywordIndex | ShardedKeywords
     # Stored sentence vectors of the segments that have them (`qa index --sentence-vectors`).
     sentences: SentenceVectors = field(default_factory=SentenceVectors)
     # The multilingual channel's chunk vectors, row for row with `vectors` (None: channel off).
-    channel: VectorIndex | None = None
+    channel: VectorIndex | ShardedVectors | None = None
     # Each document's language (ISO 639-1), by doc_id.
     languages: dict[str, str] = field(default_factory=dict)
+    # A sharded index's shards, each a snapshot of its own (rows are numbered in this order).
+    shards: tuple[IndexSnapshot, ...] = ()
 
     @property
     def version(self) -> int:
@@ -120,19 +128,125 @@ def _load_version(
     channel: dict[str, Any] | None = None,
 ) -> IndexSnapshot:
     if name is None:
-        manifest = Manifest(version=0, model={}, chunking={})
-    else:
-        manifest = store.read_manifest_named(name)
-        if model is not None:
-            manifest.check_compatible(model, manifest.chunking if chunking is None else chunking)
-        check_channel(manifest.channel, channel)
-    return snapshot_of(store, manifest, name, dimensions)
+        return snapshot_of(store, Manifest(version=0, model={}, chunking={}), None, dimensions)
+    version = store.read_version(name)
+    if isinstance(version, ShardedManifest):
+        return sharded_snapshot(store, version, dimensions, model, chunking, channel)
+    _check(version, model, chunking, channel)
+    return snapshot_of(store, version, name, dimensions)
+
+
+def _check(
+    manifest: Manifest,
+    model: dict[str, Any] | None,
+    chunking: dict[str, int] | None,
+    channel: dict[str, Any] | None,
+) -> None:
+    if model is not None:
+        manifest.check_compatible(model, manifest.chunking if chunking is None else chunking)
+    check_channel(manifest.channel, channel)
+
+
+def version_snapshot(
+    store: IndexStore, manifest: Manifest | ShardedManifest, dimensions: int
+) -> IndexSnapshot:
+    """The version a writer is about to publish, loaded (a copy: the writer goes on changing
+    its manifest)."""
+    if isinstance(manifest, ShardedManifest):
+        return sharded_snapshot(store, manifest, dimensions)
+    copy = Manifest.from_json(manifest.to_json())
+    return snapshot_of(store, copy, copy.file_name, dimensions)
+
+
+def sharded_snapshot(
+    store: IndexStore,
+    top: ShardedManifest,
+    dimensions: int,
+    model: dict[str, Any] | None = None,
+    chunking: dict[str, int] | None = None,
+    channel: dict[str, Any] | None = None,
+) -> IndexSnapshot:
+    """Every shard's version that the top-level manifest names, loaded and read as one."""
+    parts = []
+    for shard in shard_stores(store, top):
+        if shard.pinned is None:
+            parts.append(_empty_shard(dimensions, top.statistics))
+            continue
+        manifest = shard.read_manifest_named(shard.pinned)
+        _check(manifest, model, chunking, channel)
+        parts.append(snapshot_of(shard, manifest, shard.pinned, dimensions, top.statistics))
+    return merge_shards(top, parts, dimensions)
+
+
+def _empty_shard(dimensions: int, statistics: KeywordStatistics) -> IndexSnapshot:
+    empty = Manifest(version=0, model={}, chunking={})
+    return IndexSnapshot(empty, None, {}, [], VectorIndex(dimensions), KeywordIndex([], statistics))
+
+
+def merge_shards(
+    top: ShardedManifest, parts: list[IndexSnapshot], dimensions: int
+) -> IndexSnapshot:
+    """One snapshot over the shards' snapshots: rows shard after shard, search over all."""
+    chunks: list[Chunk] = []
+    documents: dict[str, StoredDocument] = {}
+    languages: dict[str, str] = {}
+    sentences: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for k, part in enumerate(parts):
+        chunks.extend(replace(c, id=c.id | (k << (32 + SHARD_SHIFT))) for c in part.chunks)
+        documents.update(part.documents)
+        languages.update(part.languages)
+        sentences.update(
+            ((k << SHARD_SHIFT) | number, stored)
+            for number, stored in part.sentences.segments.items()
+        )
+    vectors = [_one_index(p.vectors) for p in parts]
+    keywords = [_one_keywords(p.keywords) for p in parts]
+    published = [p.manifest for p in parts if p.manifest_name is not None]
+    manifest = merged_manifest(published, top.version)
+    channel = None
+    if manifest.channel and all(p.channel is not None for p in parts if p.chunks):
+        size = int(manifest.channel["dimensions"])
+        channel = ShardedVectors(
+            [VectorIndex(size) if p.channel is None else _one_index(p.channel) for p in parts],
+            size,
+        )
+    return IndexSnapshot(
+        manifest,
+        top.file_name,
+        documents,
+        chunks,
+        ShardedVectors(vectors, dimensions),
+        ShardedKeywords(keywords, top.statistics),
+        SentenceVectors(sentences),
+        channel,
+        languages,
+        tuple(parts),
+    )
+
+
+def _one_index(vectors: VectorIndex | ShardedVectors) -> VectorIndex:
+    if not isinstance(vectors, VectorIndex):
+        raise TypeError("a shard is one index")
+    return vectors
+
+
+def _one_keywords(keywords: KeywordIndex | ShardedKeywords) -> KeywordIndex:
+    if not isinstance(keywords, KeywordIndex):
+        raise TypeError("a shard is one index")
+    return keywords
 
 
 def snapshot_of(
-    store: IndexStore, manifest: Manifest, name: str | None, dimensions: int
+    store: IndexStore,
+    manifest: Manifest,
+    name: str | None,
+    dimensions: int,
+    statistics: KeywordStatistics | None = None,
 ) -> IndexSnapshot:
-    """The version `manifest` describes, loaded from the store's segments."""
+    """The version `manifest` describes, loaded from the store's segments.
+
+    statistics: the collection's BM25 statistics when this index is one shard of it.
+    """
     parts: list[np.ndarray] = []
     documents: dict[str, StoredDocument] = {}
     chunks: list[Chunk] = []
@@ -171,7 +285,7 @@ def snapshot_of(
         documents,
         chunks,
         vectors,
-        KeywordIndex(tokens),
+        KeywordIndex(tokens, statistics),
         SentenceVectors(sentences),
         channel,
         {

@@ -29,7 +29,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +44,11 @@ from index.manifest import (
     DocumentEntry,
     Manifest,
     SegmentRecord,
+    ShardedManifest,
     decode_manifest,
+    decode_version,
     encode_manifest,
+    encode_sharded,
     referenced_segments,
 )
 
@@ -282,19 +285,31 @@ class IndexStore:
 
     def read_manifest_named(self, name: str) -> Manifest:
         """One manifest by file name; FileNotFoundError when garbage collection removed it."""
+        text = self._manifest_text(name)
+        try:
+            return decode_manifest(text, name)
+        except IndexDamaged as exc:
+            logger.error("index manifest %s is unreadable: %s", name, exc.__cause__)
+            raise
+
+    def read_version(self, name: str) -> Manifest | ShardedManifest:
+        """One manifest by file name, of one index or of a sharded one's top level."""
+        text = self._manifest_text(name)
+        try:
+            return decode_version(text, name)
+        except IndexDamaged as exc:
+            logger.error("index manifest %s is unreadable: %s", name, exc.__cause__)
+            raise
+
+    def _manifest_text(self, name: str) -> str:
         path = self.manifests_dir / name
         try:
-            text = path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise
         except (OSError, UnicodeDecodeError) as exc:
             logger.error("index manifest %s is unreadable: %s", path, exc)
             raise IndexDamaged(f"manifest {name} is unreadable ({type(exc).__name__})") from exc
-        try:
-            return decode_manifest(text, name)
-        except IndexDamaged as exc:
-            logger.error("index manifest %s is unreadable: %s", path, exc.__cause__)
-            raise
 
     def segment_rows(self, name: str) -> int:
         """How many chunks, live or dead, a segment holds (from the vectors file's header)."""
@@ -417,13 +432,36 @@ class IndexStore:
             for segment in manifest.segments
         }
         self._changed.clear()
-        _write_durably(self.manifests_dir / name, encode_manifest(manifest))
+        self._publish_file(name, encode_manifest(manifest))
+
+    def publish_sharded(self, manifest: ShardedManifest) -> None:
+        """Make a sharded index's top-level manifest current (its shards published first)."""
+        self.manifests_dir.mkdir(parents=True, exist_ok=True)
+        self._publish_file(manifest.file_name, encode_sharded(manifest))
+
+    def _publish_file(self, name: str, data: bytes) -> None:
+        _write_durably(self.manifests_dir / name, data)
         _fsync_dir(self.manifests_dir)
         pointer = self.root / f".{CURRENT}.tmp"
         _write_durably(pointer, name.encode("utf-8"))
         os.replace(pointer, self.root / CURRENT)
         _fsync_dir(self.root)
         self.collect_garbage(keep=2)
+
+    def read_tokens(self, entries: Mapping[str, DocumentEntry]) -> Iterator[list[str]]:
+        """The keyword tokens of each chunk of these documents, from the segments they name."""
+        by_segment: dict[str, set[str]] = {}
+        for doc_id, entry in entries.items():
+            by_segment.setdefault(entry.segment, set()).add(doc_id)
+        for segment, doc_ids in sorted(by_segment.items()):
+            folder = self.segments_dir / segment
+            with (
+                open(folder / CHUNKS, encoding="utf-8") as chunks,
+                open(folder / TOKENS, encoding="utf-8") as tokens,
+            ):
+                for chunk, row in zip(chunks, tokens, strict=True):
+                    if json.loads(chunk)["doc_id"] in doc_ids:
+                        yield json.loads(row)["t"]
 
     def collect_garbage(self, keep: int = 2) -> None:
         """Delete manifests older than the last `keep` and segments none of them use.

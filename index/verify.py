@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from index.errors import IndexDamaged, IndexMismatch
-from index.manifest import Manifest, SegmentRecord
+from index.manifest import Manifest, SegmentRecord, ShardedManifest
+from index.shards import shard_stores
 from index.store import (
     CHANNEL,
     CHUNKS,
@@ -98,43 +99,74 @@ def verify_index(store: IndexStore) -> VerifyReport:
         version = VersionReport(name, name == current)
         report.versions.append(version)
         try:
-            manifest = store.read_manifest_named(name)
+            manifest = store.read_version(name)
         except (IndexDamaged, IndexMismatch) as exc:
             version.problems.append(Problem(name, str(exc), "an older version may be whole"))
+            continue
+        if isinstance(manifest, ShardedManifest):
+            version.problems.extend(_check_shards(store, manifest, checksums))
             continue
         for segment in manifest.segments:
             version.problems.extend(_check_segment(store, manifest, segment, checksums))
     return report
 
 
-def _check_segment(
-    store: IndexStore, manifest: Manifest, segment: str, checksums: dict[tuple[str, str], str]
+def _check_shards(
+    store: IndexStore, top: ShardedManifest, checksums: dict[tuple[str, str], str]
 ) -> list[Problem]:
+    """The problems of each shard's version that a sharded index's top-level manifest names."""
+    problems = []
+    for shard in shard_stores(store, top):
+        if shard.pinned is None:
+            continue
+        where = shard.root.name
+        try:
+            manifest = shard.read_manifest_named(shard.pinned)
+        except FileNotFoundError:
+            problems.append(Problem(f"{where}/{shard.pinned}", "missing", "rebuild the index"))
+            continue
+        except (IndexDamaged, IndexMismatch) as exc:
+            problems.append(Problem(f"{where}/{shard.pinned}", str(exc), "rebuild the index"))
+            continue
+        for segment in manifest.segments:
+            problems.extend(_check_segment(shard, manifest, segment, checksums, f"{where}/"))
+    return problems
+
+
+def _check_segment(
+    store: IndexStore,
+    manifest: Manifest,
+    segment: str,
+    checksums: dict[tuple[str, str], str],
+    prefix: str = "",
+) -> list[Problem]:
+    """prefix: the shard's folder, for a shard's segment (index.shards)."""
     folder = store.segments_dir / segment
     record = manifest.segment_records.get(segment)
     if not folder.is_dir():
-        return [Problem(segment, "missing", "its documents must be indexed again")]
+        return [Problem(prefix + segment, "missing", "its documents must be indexed again")]
     problems = []
     expected_files = record.sha256 if record is not None else {}
     for file in dict.fromkeys((VECTORS, CHUNKS, TOKENS, DOCUMENTS, *expected_files)):
         path = folder / file
-        where = f"{segment}/{file}"
+        where = f"{prefix}{segment}/{file}"
         if not path.is_file():
             problems.append(Problem(where, "missing", REPAIR.get(file, "")))
             continue
         if file in expected_files:
-            key = (segment, file)
+            key = (prefix + segment, file)
             if key not in checksums:
                 checksums[key] = file_sha256(path)
             if checksums[key] != expected_files[file]:
                 problems.append(Problem(where, "checksum differs", REPAIR.get(file, "")))
-    problems.extend(_check_counts(store, segment, record, {p.where for p in problems}))
+    problems.extend(_check_counts(store, segment, record, {p.where for p in problems}, prefix))
     return problems
 
 
 def _check_counts(
-    store: IndexStore, segment: str, record: SegmentRecord | None, known: set[str]
+    store: IndexStore, segment: str, record: SegmentRecord | None, known: set[str], prefix: str
 ) -> list[Problem]:
+    shown = prefix + segment
     folder = store.segments_dir / segment
     counts: dict[str, int] = {}
     for file in (CHUNKS, TOKENS, DOCUMENTS):
@@ -143,18 +175,18 @@ def _check_counts(
     try:
         counts[VECTORS] = store.segment_rows(segment)
     except (OSError, ValueError):
-        if f"{segment}/{VECTORS}" not in known:
-            return [Problem(f"{segment}/{VECTORS}", "unreadable", REPAIR[VECTORS])]
+        if f"{shown}/{VECTORS}" not in known:
+            return [Problem(f"{shown}/{VECTORS}", "unreadable", REPAIR[VECTORS])]
     rows = record.rows if record is not None else counts.get(VECTORS)
     problems = []
     for file in (VECTORS, CHUNKS, TOKENS):
-        where = f"{segment}/{file}"
+        where = f"{shown}/{file}"
         if file in counts and rows is not None and counts[file] != rows and where not in known:
             problems.append(
                 Problem(where, f"{counts[file]} rows, {rows} expected", REPAIR.get(file, ""))
             )
     if record is not None and counts.get(DOCUMENTS, record.documents) != record.documents:
-        where = f"{segment}/{DOCUMENTS}"
+        where = f"{shown}/{DOCUMENTS}"
         if where not in known:
             problems.append(
                 Problem(

@@ -16,6 +16,7 @@ import numpy as np
 from index.embedding import Embedder
 from index.keyword import top_rows
 from index.language import ENGLISH, detect_language
+from index.sharded import ShardedVectors
 from index.snapshot import IndexSnapshot
 from index.store import Chunk
 from index.text import tokenize
@@ -100,7 +101,7 @@ class DocumentRows:
 
 
 def nearest(
-    vectors: VectorIndex, query: np.ndarray, depth: int, allowed: np.ndarray | None
+    vectors: VectorIndex | ShardedVectors, query: np.ndarray, depth: int, allowed: np.ndarray | None
 ) -> list[int]:
     """The rows of the depth vectors nearest the (1, dimensions) query, best first; only rows
     in allowed (sorted) when given."""
@@ -113,6 +114,23 @@ def nearest(
         if allowed is not None:
             rows = rows[:, np.isin(rows[0], allowed)]
     return [int(r) for r in rows[0] if r >= 0]
+
+
+def ranked(scores: np.ndarray, chunks: list[Chunk], top_k: int) -> np.ndarray:
+    """The positions of the top_k scores, best first; equal scores by doc_id and offset.
+
+    Equal scores (a document indexed twice, templated texts) would otherwise come in the order
+    the candidates were found, which depends on where the chunks are stored (the shards of an
+    index, index.sharded): ranked so, one index and its shards list the same chunks.
+    """
+    order = np.argsort(-scores, kind="stable")
+    shown = scores[order[: top_k + 1]]
+    if len(shown) < 2 or not (shown[1:] == shown[:-1]).any():
+        return order[:top_k]
+    by_key = sorted(
+        range(len(scores)), key=lambda i: (-scores[i], chunks[i].doc_id, chunks[i].start)
+    )
+    return np.asarray(by_key[:top_k], dtype=np.int64)
 
 
 class Retriever:
@@ -226,7 +244,7 @@ class Retriever:
         if weight.any() and snapshot.channel is not None and channel.vector is not None:
             similarity = snapshot.channel.reconstruct(rows) @ channel.vector[0]
             fused = weight * similarity + (1.0 - weight) * fused
-        order = np.argsort(-fused, kind="stable")[:top_k]
+        order = ranked(fused, [snapshot.chunks[int(r)] for r in rows], top_k)
         return [
             Hit(
                 chunk=snapshot.chunks[int(rows[i])],

@@ -20,8 +20,8 @@ from index.build import (
 from index.documents import Document, page_at
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, IndexDamaged, IndexMismatch
-from index.manifest import Manifest
-from index.snapshot import IndexSnapshot, load_snapshot, snapshot_of
+from index.manifest import Manifest, ShardedManifest
+from index.snapshot import IndexSnapshot, load_snapshot, version_snapshot
 from index.store import IndexStore, StoredDocument
 from qa.answer import Answer, AnswerConfig, Answerer, Evidence, SentenceCandidate
 from qa.cache import VersionedLRU
@@ -165,13 +165,12 @@ class QAService:
             self._refused is None or current != self._refused
         )
 
-    def _prepare(self, manifest: Manifest) -> None:
+    def _prepare(self, manifest: Manifest | ShardedManifest) -> None:
         """Load the version about to be published: one that fails to load is never published.
 
         The loaded copy is served once published, so a write costs no second load.
         """
-        copy = Manifest.from_json(manifest.to_json())
-        self._prepared = snapshot_of(self.store, copy, copy.file_name, self.embedder.dimensions)
+        self._prepared = version_snapshot(self.store, manifest, self.embedder.dimensions)
 
     def _serve_written(self) -> None:
         """After a write: serve the version it published (already loaded when it was validated).
@@ -325,8 +324,10 @@ class QAService:
         prune: bool = False,
         rebuild: bool = False,
         progress: Progress | None = None,
+        shards: int | None = None,
     ) -> BuildReport:
-        """Index files and folders incrementally, then serve the new version.
+        """Index files and folders incrementally, then serve the new version; shards: split the
+        index into that many (index.shards), None keeps its own count.
 
         A serving service loads each version before publishing it; a command that only writes
         (`qa index`, which publishes every segment of a long run) does not load them.
@@ -343,6 +344,7 @@ class QAService:
             sentence_vectors=self.sentence_vectors,
             validate=self._prepare if self._snapshot is not None else None,
             channel=self.channel,
+            shards=shards,
         )
         self._serve_written()
         return report
