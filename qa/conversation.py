@@ -184,6 +184,7 @@ def answer_in_context(
     resolved = resolve(service.snapshot, question, history, config)
     exclude: frozenset[tuple[str, int, int]] = frozenset()
     previous: frozenset[str] = frozenset()
+    earlier: list[Answer] = []
     if history:
         earlier = earlier_answers(service, history, top_k, config, ask, doc_ids)
         if resolved.follow_up and MORE.search(question):
@@ -207,7 +208,7 @@ def answer_in_context(
             searched = previous
     if resolved.query != question or exclude:
         answer = ask(resolved.query, top_k, searched, exclude)
-        if exclude or addresses(answer, question):
+        if exclude or addresses(answer, question) or moves_on(answer, earlier):
             return TurnAnswer(answer, resolved)
     alone = ResolvedQuestion(question, question, follow_up=resolved.follow_up)
     return TurnAnswer(ask(question, top_k, searched), alone)
@@ -232,6 +233,21 @@ def stays(
     if anywhere.citations[0].doc_id in previous:
         return True
     return stay.citations[0].score >= anywhere.citations[0].score - margin
+
+
+def moves_on(answer: Answer, earlier: Sequence[Answer]) -> bool:
+    """Whether the answer says something the previous one did not open with.
+
+    A follow-up's query carries the earlier turns' terms; an answer that only repeats the
+    previous answer's first sentence was found by those terms ("And about cybersecurity?"
+    after customs), while a new first sentence was found by the question's own words, even
+    when it says them otherwise ("how many will it send in total" and "the target of all
+    2500 police officers").
+    """
+    if not answer.answered or not answer.citations or not earlier or not earlier[-1].citations:
+        return False
+    first, before = answer.citations[0], earlier[-1].citations[0]
+    return (first.doc_id, first.start, first.end) != (before.doc_id, before.start, before.end)
 
 
 def earlier_answers(

@@ -17,6 +17,7 @@ from qa.conversation import (
     addresses,
     answer_in_context,
     is_follow_up,
+    moves_on,
     resolve,
     stays,
     topic_terms,
@@ -288,3 +289,12 @@ def test_a_new_question_in_a_conversation_moves_to_the_document_that_answers_it(
     assert result.answer.citations[0].text == (
         "The harbour authority will send engineers, cranes and equipment to the port."
     )
+
+
+def test_a_follow_up_answer_that_only_repeats_the_previous_one_does_not_move_on() -> None:
+    before = _answer("a", 0.9)
+    assert moves_on(_answer("a", 0.7), [before]) is False
+    other = Citation(1, "a", "Another sentence.", 20, 37, 0.7)
+    assert moves_on(Answer(True, "\u201cAnother sentence.\u201d [1]", [other]), [before]) is True
+    assert moves_on(_answer(None), [before]) is False
+    assert moves_on(_answer("a", 0.7), []) is False
