@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from index.build import (
     SEGMENT_CHUNKS,
@@ -163,7 +162,7 @@ class _Statistics:
         self.tokens = start.tokens
         self.frequency: Counter[str] = Counter(start.document_frequency)
 
-    def change(self, rows: Sequence[list[str]] | Any, sign: int) -> None:
+    def change(self, rows: Iterable[list[str]], sign: int) -> None:
         for tokens in rows:
             self.chunks += sign
             self.tokens += sign * len(tokens)

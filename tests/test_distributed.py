@@ -23,6 +23,7 @@ from index.distributed import (  # noqa: E402
     build_index_distributed,
 )
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder  # noqa: E402
+from index.shards import read_sharded, shard_folder  # noqa: E402
 from index.store import IndexStore  # noqa: E402
 from tests.conftest import SEED_DOC_ID, SEEDS  # noqa: E402
 from tests.embedders import WordHashEmbedder  # noqa: E402
@@ -103,6 +104,32 @@ def test_the_cluster_writes_the_index_one_process_writes(
         for file in ("chunks.jsonl", "tokens.jsonl", "documents.jsonl"):
             assert theirs[file] == files[file], (name, file)
         np.testing.assert_allclose(theirs["vectors"], files["vectors"], atol=1e-5)
+
+
+def test_the_cluster_writes_the_shards_one_process_writes(
+    two_nodes: Cluster, corpus: Path, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    alone = IndexStore(tmp_path / "alone")
+    spread = IndexStore(tmp_path / "spread")
+    expected = build_index(
+        [corpus], alone, embedder, CHUNKING, segment_chunks=SEGMENT_CHUNKS, shards=2
+    )
+    report = build_index_distributed(
+        [corpus], spread, MODEL, CHUNKING, CLUSTER, segment_chunks=SEGMENT_CHUNKS, shards=2
+    )
+    assert report == expected
+    one, other = read_sharded(alone), read_sharded(spread)
+    assert one is not None and other is not None
+    assert (other.shards, other.statistics) == (2, one.statistics)
+    for k in range(2):
+        mine = IndexStore(shard_folder(alone.root, k))
+        theirs = IndexStore(shard_folder(spread.root, k))
+        assert _segment_files(mine).keys() == _segment_files(theirs).keys()
+        for name, files in _segment_files(mine).items():
+            for file in ("chunks.jsonl", "tokens.jsonl", "documents.jsonl"):
+                assert _segment_files(theirs)[name][file] == files[file], (k, name, file)
+    again = build_index_distributed([corpus], spread, MODEL, CHUNKING, CLUSTER)
+    assert again.chunks_embedded == 0 and len(again.unchanged) == 7
 
 
 class Interrupted(Exception):

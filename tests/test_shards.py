@@ -266,3 +266,21 @@ def test_verify_checks_the_segments_of_every_shard(tmp_path: Path) -> None:
     assert [str(p).split(":")[0] for p in report.versions[0].problems] == [
         f"shard-001/{segment}/tokens.jsonl"
     ]
+
+
+def test_stored_sentence_vectors_are_found_through_the_shards(tmp_path: Path) -> None:
+    corpus = write(tmp_path / "corpus", [doc(n) for n in range(6)])
+    one, store = IndexStore(tmp_path / "one"), IndexStore(tmp_path / "index")
+    for target, shards in ((one, 1), (store, 3)):
+        build_index(
+            [corpus], target, WordHashEmbedder(), CHUNKING, shards=shards, sentence_vectors=True
+        )
+    reference, snapshot = load(one), load(store)
+    by_key = {(c.doc_id, c.start): c for c in reference.chunks}
+    assert len({c.id for c in snapshot.chunks}) == len(snapshot.chunks)  # unique across shards
+    for chunk in snapshot.chunks:
+        theirs = by_key[(chunk.doc_id, chunk.start)]
+        for n in range(len(chunk.sentences)):
+            found = snapshot.sentences.lookup(chunk, n)
+            assert found is not None
+            assert found.tobytes() == reference.sentences.lookup(theirs, n).tobytes()  # type: ignore[union-attr]
