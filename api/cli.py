@@ -661,6 +661,14 @@ def eval_check_command(
 def serve_command(
     host: Annotated[str | None, typer.Option(help="Address to bind (QA_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (QA_PORT).")] = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            help="Hold each shard's vectors in a Ray actor (the `cluster` extra; the index made "
+            "with --shards N); a question gets a 503 naming a shard whose actor is down. "
+            "Default: QA_SERVE_DISTRIBUTED.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API and the chat page; indexes the seeds first when the index is empty."""
     import uvicorn
@@ -669,6 +677,8 @@ def serve_command(
     from api.observability import RequestIdFilter
 
     settings = _settings()
+    if distributed:
+        settings = settings.model_copy(update={"serve_distributed": True})
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s [%(request_id)s]: %(message)s"
     )

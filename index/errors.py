@@ -80,6 +80,13 @@ class ServiceStopping(QAError):
     code = "shutting_down"
 
 
+class ShardUnavailable(QAError):
+    """A shard of a distributed index does not answer (its actor is down or restarting):
+    the question is refused rather than answered from the other shards alone."""
+
+    code = "shard_unavailable"
+
+
 class IndexDamaged(QAError):
     """Files of the index are missing, truncated or corrupt (`qa verify` names them).
 

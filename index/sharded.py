@@ -11,12 +11,37 @@ order than in one index.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, cast
 
 import numpy as np
 
 from index.keyword import KeywordIndex, KeywordStatistics, bm25_idf, top_rows
-from index.vectors import VectorIndex
+
+
+class VectorPart(Protocol):
+    """What a shard's vectors answer: an index.vectors.VectorIndex here, or one held by a Ray
+    actor (index.shard_actors)."""
+
+    def __len__(self) -> int: ...
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def reconstruct(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def set_nprobe(self, nprobe: int) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+def _search_later(
+    part: VectorPart, queries: np.ndarray, k: int
+) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """The part's search, started now when it can run elsewhere (search_later), else later."""
+    later = getattr(part, "search_later", None)
+    if later is not None:
+        return cast(Callable[[], tuple[np.ndarray, np.ndarray]], later(queries, k))
+    return lambda: part.search(queries, k)
 
 
 def _offsets(sizes: Sequence[int]) -> np.ndarray:
@@ -32,7 +57,7 @@ class ShardedVectors:
     """VectorIndex's search and reconstruct over the shards' vector indexes, rows numbered
     shard after shard."""
 
-    def __init__(self, parts: Sequence[VectorIndex], dimensions: int) -> None:
+    def __init__(self, parts: Sequence[VectorPart], dimensions: int) -> None:
         self.parts = list(parts)
         self.dimensions = dimensions
         self.offsets = _offsets([len(p) for p in self.parts])
@@ -46,11 +71,15 @@ class ShardedVectors:
         k = max(1, min(k, len(self)))
         if len(self) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        # Every shard is asked before any answer is awaited (actors search at once).
+        pending = [
+            (offset, _search_later(part, queries, k))
+            for part, offset in zip(self.parts, self.offsets, strict=False)
+            if len(part)
+        ]
         score_parts, row_parts = [], []
-        for part, offset in zip(self.parts, self.offsets, strict=False):
-            if not len(part):
-                continue
-            scores, rows = part.search(queries, k)
+        for offset, result in pending:
+            scores, rows = result()
             score_parts.append(np.where(rows >= 0, scores, -np.inf).astype(np.float32))
             row_parts.append(np.where(rows >= 0, rows + offset, -1))
         scores, rows = np.hstack(score_parts), np.hstack(row_parts)

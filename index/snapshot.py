@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.errors import DocumentNotFound, IndexDamaged
+from index.errors import DocumentNotFound, IndexDamaged, IndexMismatch
 from index.keyword import KeywordIndex, KeywordStatistics
 from index.language import detect_language
 from index.manifest import Manifest, ShardedManifest, check_channel
 from index.sentences import SentenceVectors
-from index.sharded import ShardedKeywords, ShardedVectors
-from index.shards import merged_manifest, shard_stores
+from index.sharded import ShardedKeywords, ShardedVectors, VectorPart
+from index.shards import ShardStore, merged_manifest, shard_stores
 from index.store import Chunk, IndexStore, StoredDocument, segment_number
 from index.vectors import VectorIndex, VectorIndexSpec
+
+# Serves a version's shards' vectors elsewhere (index.shard_actors): given each shard's folder
+# at that version and its rows, each shard's vectors; None keeps them in this process.
+VectorSource = Callable[[list[tuple[ShardStore, int]]], list[VectorPart]]
 
 # A sharded snapshot's chunk ids carry the shard above the segment number (index.store's
 # chunk_id), so that ids and stored sentence vectors stay apart across shards.
@@ -86,8 +91,11 @@ def load_snapshot(
     chunking: dict[str, int] | None = None,
     name: str | None = None,
     channel: dict[str, Any] | None = None,
+    vectors: VectorSource | None = None,
 ) -> IndexSnapshot:
     """Read the published version of the index (an empty one when nothing is published).
+
+    vectors: where a sharded index's shards' vectors are served (None: in this process).
 
     With `model`, an index whose vectors another model made, or (with `chunking`) whose chunks
     were cut another way than configured, or (with `channel`) whose multilingual channel
@@ -98,7 +106,7 @@ def load_snapshot(
     """
     if name is not None:
         try:
-            return _load_version(store, name, dimensions, model, chunking, channel)
+            return _load_version(store, name, dimensions, model, chunking, channel, vectors)
         except FileNotFoundError as exc:
             raise _missing(store, name, exc) from exc
     for attempt in range(LOAD_ATTEMPTS):
@@ -106,7 +114,7 @@ def load_snapshot(
         if current is None and store.manifest_names():
             raise IndexDamaged("CURRENT is missing, though versions of the index are on disk")
         try:
-            return _load_version(store, current, dimensions, model, chunking, channel)
+            return _load_version(store, current, dimensions, model, chunking, channel, vectors)
         except FileNotFoundError as exc:
             if attempt == LOAD_ATTEMPTS - 1 or store.current_name() == current:
                 raise _missing(store, current, exc) from exc
@@ -126,12 +134,18 @@ def _load_version(
     model: dict[str, Any] | None,
     chunking: dict[str, int] | None,
     channel: dict[str, Any] | None = None,
+    vectors: VectorSource | None = None,
 ) -> IndexSnapshot:
     if name is None:
         return snapshot_of(store, Manifest(version=0, model={}, chunking={}), None, dimensions)
     version = store.read_version(name)
     if isinstance(version, ShardedManifest):
-        return sharded_snapshot(store, version, dimensions, model, chunking, channel)
+        return sharded_snapshot(store, version, dimensions, model, chunking, channel, vectors)
+    if vectors is not None:
+        raise IndexMismatch(
+            "the index is one shard: serving it from shard actors needs `qa index --rebuild "
+            "--shards N`"
+        )
     _check(version, model, chunking, channel)
     return snapshot_of(store, version, name, dimensions)
 
@@ -148,12 +162,15 @@ def _check(
 
 
 def version_snapshot(
-    store: IndexStore, manifest: Manifest | ShardedManifest, dimensions: int
+    store: IndexStore,
+    manifest: Manifest | ShardedManifest,
+    dimensions: int,
+    vectors: VectorSource | None = None,
 ) -> IndexSnapshot:
     """The version a writer is about to publish, loaded (a copy: the writer goes on changing
     its manifest)."""
     if isinstance(manifest, ShardedManifest):
-        return sharded_snapshot(store, manifest, dimensions)
+        return sharded_snapshot(store, manifest, dimensions, vectors=vectors)
     copy = Manifest.from_json(manifest.to_json())
     return snapshot_of(store, copy, copy.file_name, dimensions)
 
@@ -165,17 +182,29 @@ def sharded_snapshot(
     model: dict[str, Any] | None = None,
     chunking: dict[str, int] | None = None,
     channel: dict[str, Any] | None = None,
+    vectors: VectorSource | None = None,
 ) -> IndexSnapshot:
-    """Every shard's version that the top-level manifest names, loaded and read as one."""
+    """Every shard's version that the top-level manifest names, loaded and read as one.
+
+    vectors: where each shard's vectors are served (not loaded here then); None: here.
+    """
     parts = []
-    for shard in shard_stores(store, top):
+    shards = shard_stores(store, top)
+    for shard in shards:
         if shard.pinned is None:
             parts.append(_empty_shard(dimensions, top.statistics))
             continue
         manifest = shard.read_manifest_named(shard.pinned)
         _check(manifest, model, chunking, channel)
-        parts.append(snapshot_of(shard, manifest, shard.pinned, dimensions, top.statistics))
-    return merge_shards(top, parts, dimensions)
+        parts.append(
+            snapshot_of(shard, manifest, shard.pinned, dimensions, top.statistics, vectors is None)
+        )
+    served = None
+    if vectors is not None:
+        served = vectors(
+            [(shard, len(part.chunks)) for shard, part in zip(shards, parts, strict=True)]
+        )
+    return merge_shards(top, parts, dimensions, served)
 
 
 def _empty_shard(dimensions: int, statistics: KeywordStatistics) -> IndexSnapshot:
@@ -184,9 +213,15 @@ def _empty_shard(dimensions: int, statistics: KeywordStatistics) -> IndexSnapsho
 
 
 def merge_shards(
-    top: ShardedManifest, parts: list[IndexSnapshot], dimensions: int
+    top: ShardedManifest,
+    parts: list[IndexSnapshot],
+    dimensions: int,
+    served: list[VectorPart] | None = None,
 ) -> IndexSnapshot:
-    """One snapshot over the shards' snapshots: rows shard after shard, search over all."""
+    """One snapshot over the shards' snapshots: rows shard after shard, search over all.
+
+    served: each shard's vectors when they are not its snapshot's (index.shard_actors).
+    """
     chunks: list[Chunk] = []
     documents: dict[str, StoredDocument] = {}
     languages: dict[str, str] = {}
@@ -199,7 +234,7 @@ def merge_shards(
             ((k << SHARD_SHIFT) | number, stored)
             for number, stored in part.sentences.segments.items()
         )
-    vectors = [_one_index(p.vectors) for p in parts]
+    vectors: list[VectorPart] = served or [_one_index(p.vectors) for p in parts]
     keywords = [_one_keywords(p.keywords) for p in parts]
     published = [p.manifest for p in parts if p.manifest_name is not None]
     manifest = merged_manifest(published, top.version)
@@ -242,10 +277,12 @@ def snapshot_of(
     name: str | None,
     dimensions: int,
     statistics: KeywordStatistics | None = None,
+    with_vectors: bool = True,
 ) -> IndexSnapshot:
     """The version `manifest` describes, loaded from the store's segments.
 
-    statistics: the collection's BM25 statistics when this index is one shard of it.
+    statistics: the collection's BM25 statistics when this index is one shard of it;
+    with_vectors: False leaves its vector index empty (a shard actor serves it).
     """
     parts: list[np.ndarray] = []
     documents: dict[str, StoredDocument] = {}
@@ -259,7 +296,9 @@ def snapshot_of(
         )
         documents.update((d.doc_id, d) for d in seg_docs)
         chunks.extend(seg_chunks)
-        parts.append(seg_vectors)
+        if with_vectors:
+            parts.append(seg_vectors)
+        del seg_vectors
         tokens.extend(seg_tokens)
         stored = store.open_sentence_vectors(segment)
         if stored is not None:
@@ -269,7 +308,9 @@ def snapshot_of(
     matrix = np.vstack(parts) if parts else np.zeros((0, dimensions), np.float32)
     del parts  # at a million chunks each copy is 1.5 GB
     spec = VectorIndexSpec.from_dict(manifest.vector_index)
-    vectors = VectorIndex.build(dimensions, matrix, spec)
+    vectors = (
+        VectorIndex.build(dimensions, matrix, spec) if with_vectors else VectorIndex(dimensions)
+    )
     channel = None
     if manifest.channel:
         channel_dimensions = int(manifest.channel["dimensions"])

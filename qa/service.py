@@ -21,7 +21,7 @@ from index.documents import Document, page_at
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, IndexDamaged, IndexMismatch
 from index.manifest import Manifest, ShardedManifest
-from index.snapshot import IndexSnapshot, load_snapshot, version_snapshot
+from index.snapshot import IndexSnapshot, VectorSource, load_snapshot, version_snapshot
 from index.store import IndexStore, StoredDocument
 from qa.answer import Answer, AnswerConfig, Answerer, Evidence, SentenceCandidate
 from qa.cache import VersionedLRU
@@ -98,10 +98,13 @@ class QAService:
         sentence_vectors: bool | None = None,
         load_index: bool = True,
         channel: Embedder | None = None,
+        vectors: VectorSource | None = None,
     ) -> None:
         """load_index: read the published version now (else on first use); channel: the
-        multilingual channel's model (index.multilingual), None for off."""
+        multilingual channel's model (index.multilingual), None for off; vectors: where a
+        sharded index's vectors are served (index.shard_actors), None for this process."""
         self.store = store
+        self.vectors = vectors
         self.channel = channel
         self.sentence_vectors = sentence_vectors
         self.embedder = embedder
@@ -156,6 +159,7 @@ class QAService:
             self.chunking.as_dict(),
             name=name,
             channel=self.channel.describe() if self.channel is not None else None,
+            vectors=self.vectors,
         )
 
     def _is_stale(self, snapshot: IndexSnapshot) -> bool:
@@ -170,7 +174,9 @@ class QAService:
 
         The loaded copy is served once published, so a write costs no second load.
         """
-        self._prepared = version_snapshot(self.store, manifest, self.embedder.dimensions)
+        self._prepared = version_snapshot(
+            self.store, manifest, self.embedder.dimensions, self.vectors
+        )
 
     def _serve_written(self) -> None:
         """After a write: serve the version it published (already loaded when it was validated).

@@ -1,0 +1,125 @@
+"""Shard vectors served by Ray actors (two simulated nodes): answers as in one process, and a
+dead actor is a 503 naming its shard until Ray has restarted it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from api.errors import install_error_handlers  # noqa: E402
+from api.settings import Settings  # noqa: E402
+from api.wiring import shard_actors  # noqa: E402
+from index.build import build_index  # noqa: E402
+from index.errors import ShardUnavailable  # noqa: E402
+from index.shard_actors import RemoteVectors, ShardActors  # noqa: E402
+from index.sharded import ShardedVectors  # noqa: E402
+from index.store import IndexStore  # noqa: E402
+from qa.service import QAService  # noqa: E402
+from tests.embedders import WordHashEmbedder  # noqa: E402
+from tests.test_shards import CHUNKING, doc, write  # noqa: E402
+
+QUERIES = ["climate finance", "security council trade", "organized crime", "peace region 3"]
+
+
+@pytest.fixture(scope="module")
+def two_nodes() -> Iterator[Cluster]:
+    """A head and a worker node of one CPU each; this process is the driver."""
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
+    )
+    cluster.add_node(num_cpus=1)
+    ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def _when_back(part: RemoteVectors) -> int:
+    """The restarted actor's row count, once it answers (Ray refuses calls while it restarts)."""
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            return int(ray.get(part.actor.size.remote(), timeout=60))
+        except ray.exceptions.ActorUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _hits(service: QAService, query: str) -> list[tuple[str, int, int, float]]:
+    return [(h.doc_id, h.chunk.start, h.chunk.end, h.score) for h in service.search(query)]
+
+
+def test_actors_answer_as_this_process_and_a_dead_one_is_a_503_until_it_is_back(
+    two_nodes: Cluster, tmp_path: Path
+) -> None:
+    store = IndexStore(tmp_path / "index")
+    build_index([write(tmp_path / "corpus", [doc(n) for n in range(9)])], store,
+                WordHashEmbedder(), CHUNKING, shards=3)  # fmt: skip
+    local = QAService(store, WordHashEmbedder(), CHUNKING)
+    actors = ShardActors(WordHashEmbedder().dimensions, timeout=60.0)
+    remote = QAService(store, WordHashEmbedder(), CHUNKING, vectors=actors)
+    try:
+        assert len(actors.actors) == 3
+        for query in QUERIES:
+            assert _hits(remote, query) == _hits(local, query)
+
+        vectors = remote.snapshot.vectors
+        assert isinstance(vectors, ShardedVectors)
+        part = vectors.parts[1]
+        assert isinstance(part, RemoteVectors)
+        ray.kill(part.actor, no_restart=False)  # Ray restarts it: max_restarts=-1
+        part.timeout = 0.01  # well under a restart: a new process loading the shard
+        with pytest.raises(ShardUnavailable, match="shard 2 of 3 is unavailable"):
+            remote.search(QUERIES[0])
+        app = FastAPI()
+        install_error_handlers(app)
+        app.get("/search")(lambda: remote.search(QUERIES[0]) and {})
+        response = TestClient(app).get("/search")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "shard_unavailable"
+        assert "shard 2 of 3" in response.json()["error"]["message"]
+
+        part.timeout = 60.0
+        assert _when_back(part) == len(part)
+        for query in QUERIES:
+            assert _hits(remote, query) == _hits(local, query)
+    finally:
+        actors.close()
+
+
+def test_serving_distributed_joins_the_cluster_this_process_is_on(two_nodes: Cluster) -> None:
+    source = shard_actors(Settings(serve_distributed=True), 64)
+    assert isinstance(source, ShardActors) and ray.is_initialized()
+
+
+def test_a_new_version_gets_new_actors_and_the_one_before_the_last_is_ended(
+    two_nodes: Cluster, tmp_path: Path
+) -> None:
+    store = IndexStore(tmp_path / "index")
+    corpus = write(tmp_path / "corpus", [doc(n) for n in range(4)])
+    build_index([corpus], store, WordHashEmbedder(), CHUNKING, shards=2)
+    actors = ShardActors(WordHashEmbedder().dimensions, timeout=60.0)
+    remote = QAService(store, WordHashEmbedder(), CHUNKING, vectors=actors)
+    try:
+        first = set(actors.actors)
+        for n in (10, 11):
+            remote.apply(upserts=[doc(n)])
+            assert {d for d in remote.snapshot.documents} >= {f"d{n}.txt"}
+        # Three versions loaded; actors are kept for the last two only.
+        assert len(actors.actors) <= 4 and not first <= set(actors.actors)
+        local = QAService(store, WordHashEmbedder(), CHUNKING)
+        assert _hits(remote, "climate finance") == _hits(local, "climate finance")
+    finally:
+        actors.close()
