@@ -15,17 +15,20 @@ from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from api.app import create_app  # noqa: E402
 from api.errors import install_error_handlers  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from api.wiring import shard_actors  # noqa: E402
+from api.wiring import load_embedder, open_store, shard_actors  # noqa: E402
 from index.build import build_index  # noqa: E402
 from index.errors import ShardUnavailable  # noqa: E402
+from index.multilingual import load_channel  # noqa: E402
 from index.shard_actors import RemoteVectors, ShardActors  # noqa: E402
 from index.sharded import ShardedVectors  # noqa: E402
 from index.store import IndexStore  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from tests.embedders import WordHashEmbedder  # noqa: E402
 from tests.test_shards import CHUNKING, doc, write  # noqa: E402
+from tests.test_shards_service import _answers, _corpus  # noqa: E402
 
 QUERIES = ["climate finance", "security council trade", "organized crime", "peace region 3"]
 
@@ -123,3 +126,35 @@ def test_a_new_version_gets_new_actors_and_the_one_before_the_last_is_ended(
         assert _hits(remote, "climate finance") == _hits(local, "climate finance")
     finally:
         actors.close()
+
+
+def test_qa_serve_distributed_answers_as_one_process_and_503s_a_dead_shard(
+    two_nodes: Cluster, tmp_path: Path
+) -> None:
+    corpus = _corpus(tmp_path / "docs")
+    local = Settings(data_dir=tmp_path / "data", seed_paths=[], background_load=False)
+    build_index(
+        [corpus],
+        open_store(local),
+        load_embedder(local),
+        local.chunking(),
+        channel=load_channel(local.channel_model),
+        shards=2,
+    )
+    spread = local.model_copy(update={"serve_distributed": True})
+    with TestClient(create_app(local)) as one, TestClient(create_app(spread)) as other:
+        assert _answers(other) == _answers(one)
+        service = other.app.state.service  # type: ignore[attr-defined]
+        part = service.snapshot.vectors.parts[1]
+        assert isinstance(part, RemoteVectors)
+        ray.kill(part.actor, no_restart=False)
+        part.timeout = 0.01
+        response = other.post("/v1/ask", json={"question": "Who spoke for Angola?"})
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "shard_unavailable"
+        assert "shard 2 of 2" in response.json()["error"]["message"]
+        part.timeout = 60.0
+        _when_back(part)
+        asked = other.post("/v1/ask", json={"question": "Who spoke for Angola?"}).json()
+        expected = one.post("/v1/ask", json={"question": "Who spoke for Angola?"}).json()
+        assert asked["citations"] == expected["citations"]
