@@ -282,9 +282,8 @@ class DocumentCatalog:
                 if any(start < e and s < end for s, e in taken):
                     continue
                 taken.append((start, end))
-                found.append(
-                    Mention(start, end, frozenset(self.by_name[name]), _topical(question, start))
-                )
+                topical = _topical(question, start) or _inside_name(question, start, end)
+                found.append(Mention(start, end, frozenset(self.by_name[name]), topical))
         return sorted(found, key=lambda m: m.start)
 
     def scope(self, question: str) -> Scope:
@@ -335,6 +334,19 @@ def _topical(question: str, start: int) -> bool:
     while before and before[-1] in {"the", "a", "an"}:
         before.pop()
     return bool(before) and before[-1] in TOPIC_MARKERS
+
+
+def _inside_name(question: str, start: int, end: int) -> bool:
+    """Whether the span sits inside a longer capitalised name, between two of its words ("the
+    South China Sea"): that name is a topic, not a document's speaker or country."""
+    before = _WORD.findall(question[:start])
+    after = _WORD.match(question[end:].lstrip(" "))
+    # The question's first word is capitalised whatever it is; a title before a name is not
+    # part of it ("President Xi Jinping").
+    capitalised_before = (
+        len(before) >= 2 and before[-1][:1].isupper() and before[-1].lower() not in TITLE_WORDS
+    )
+    return capitalised_before and after is not None and after.group(0)[:1].isupper()
 
 
 def _topic(question: str, spans: Iterable[tuple[int, int]]) -> str:

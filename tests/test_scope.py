@@ -124,3 +124,11 @@ def test_a_short_country_name_in_capitals_names_its_document(catalog: DocumentCa
 def test_a_title_is_not_part_of_the_speaker_s_name() -> None:
     text = "President Li Wei said that trade must stay open. President Li Wei said so twice."
     assert speaker_of(stored("d", text, "Trade")) == "Li Wei"
+
+
+def test_a_country_inside_a_longer_name_is_part_of_the_topic(catalog: DocumentCatalog) -> None:
+    scope = catalog.scope("What did France say about the South China Sea?")
+    assert (scope.doc_ids, scope.topic) == ({"FRA"}, "the South China Sea")
+    # Beside a capitalised word on one side only it still names its document.
+    assert catalog.scope("What did the Brazil delegation say?").doc_ids == {"BRA"}
+    assert catalog.scope("What did President Li Wei say about Brazil?").doc_ids == {"li.txt"}
