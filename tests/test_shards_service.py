@@ -1,5 +1,5 @@
-"""A sharded index answers as one index of the same documents: /v1/search and /v1/ask over HTTP,
-with the real model, before and after an upload and a delete."""
+"""A sharded index answers as one index of the same documents: /v1/search, /v1/ask, /v1/check
+and chat over HTTP, with the real model, before and after an upload and a delete."""
 
 from __future__ import annotations
 
@@ -84,9 +84,25 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, Test
             client.__exit__(None, None, None)
 
 
+DRAFT = (
+    "China supports the United Nations counter terrorism office. "
+    "Angola called for an end to the conflicts in Africa. China donated ten million vaccines."
+)
+CHAT = [
+    {"role": "user", "content": "What agencies does China support?"},
+    {"role": "assistant", "content": "China supports the United Nations counter terrorism office"},
+    {"role": "user", "content": "What should they strengthen coordination with?"},
+]
+
+
 def _answers(client: TestClient) -> list[str]:
-    """Every question's search top-10 and answer, as the service sends them."""
-    out = []
+    """Every question's search top-10 and answer, a fact check and a chat turn, as the service
+    sends them (less what is new each time: ids and clocks)."""
+    check = client.post("/v1/check", json={"text": DRAFT})
+    chat = client.post("/v1/chat/completions", json={"messages": CHAT})
+    assert check.status_code == chat.status_code == 200
+    turn = {k: v for k, v in chat.json().items() if k not in ("id", "created")}
+    out = [json.dumps([check.json(), turn], ensure_ascii=False)]
     for question in QUESTIONS:
         search = client.post("/v1/search", json={"query": question, "top_k": 10})
         ask = client.post("/v1/ask", json={"question": question})
