@@ -290,9 +290,10 @@ def snapshot_of(
     tokens: list[list[str]] = []
     sentences: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     channel_parts: list[np.ndarray] = []
+    reading = {} if with_vectors else {"with_vectors": False}
     for segment in manifest.segments:
         seg_docs, seg_chunks, seg_vectors, seg_tokens = store.read_segment(
-            segment, manifest.documents, manifest.segment_records.get(segment)
+            segment, manifest.documents, manifest.segment_records.get(segment), **reading
         )
         documents.update((d.doc_id, d) for d in seg_docs)
         chunks.extend(seg_chunks)

@@ -492,16 +492,22 @@ class IndexStore:
                     shutil.rmtree(segment, ignore_errors=True)
 
     def read_segment(
-        self, name: str, live: dict[str, DocumentEntry], record: SegmentRecord | None = None
+        self,
+        name: str,
+        live: dict[str, DocumentEntry],
+        record: SegmentRecord | None = None,
+        with_vectors: bool = True,
     ) -> tuple[list[StoredDocument], list[Chunk], np.ndarray, list[list[str]]]:
         """The live documents, chunks, vectors and keyword tokens of one segment.
+
+        with_vectors: False reads no vector (an empty array; a shard actor holds them).
 
         Every file must hold the rows the others (and the manifest's `record`) say, else
         IndexDamaged: a truncated file would shift keyword rows against chunks.
         """
         folder = self.segments_dir / name
         try:
-            return self._read_segment(folder, name, live, record)
+            return self._read_segment(folder, name, live, record, with_vectors)
         except FileNotFoundError:
             raise
         except IndexDamaged:
@@ -511,7 +517,12 @@ class IndexStore:
             raise IndexDamaged(f"segment {name} is unreadable ({type(exc).__name__})") from exc
 
     def _read_segment(
-        self, folder: Path, name: str, live: dict[str, DocumentEntry], record: SegmentRecord | None
+        self,
+        folder: Path,
+        name: str,
+        live: dict[str, DocumentEntry],
+        record: SegmentRecord | None,
+        with_vectors: bool = True,
     ) -> tuple[list[StoredDocument], list[Chunk], np.ndarray, list[list[str]]]:
         documents = []
         stored_documents = 0
@@ -552,4 +563,6 @@ class IndexStore:
                 f"segment {name} is damaged: {expected} rows expected, found {found} "
                 "(`qa verify` says what can be rebuilt)"
             )
+        if not with_vectors:
+            return documents, chunks, np.zeros((0, vectors.shape[1]), np.float32), tokens
         return documents, chunks, np.asarray(vectors[rows], dtype=np.float32), tokens
