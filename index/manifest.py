@@ -272,6 +272,19 @@ def decode_version(text: str, source: str) -> Manifest | ShardedManifest:
         raise IndexDamaged(f"manifest {source} is unreadable ({type(exc).__name__})") from exc
 
 
+def shard_name(shard: int) -> str:
+    """The folder of shard `shard` in a sharded index's shards folder (index.shards)."""
+    return f"shard-{shard:03d}"
+
+
+def referenced_shards(text: str) -> list[str]:
+    """The shard folders a manifest file's version reads: none for one index."""
+    data = json.loads(text)
+    if data.get("format") != SHARDED_FORMAT:
+        return []
+    return [shard_name(k) for k in range(int(data["shards"]))]
+
+
 def referenced_segments(text: str) -> list[str]:
     """The segments a manifest file names, read without checking its format version.
 

@@ -35,10 +35,8 @@ from index.documents import Document
 from index.embedding import Embedder
 from index.errors import IndexDamaged, IndexMismatch
 from index.keyword import KeywordStatistics
-from index.manifest import Manifest, ShardedManifest
-from index.store import IndexStore
-
-SHARDS_DIR = "shards"
+from index.manifest import Manifest, ShardedManifest, shard_name
+from index.store import SHARDS_DIR, IndexStore
 
 # Checks a version about to be published (e.g. by loading it); raises to stop the publish.
 ShardedValidate = Callable[[ShardedManifest], object]
@@ -52,7 +50,7 @@ def shard_of(doc_id: str, shards: int) -> int:
 
 def shard_folder(root: Path, shard: int) -> Path:
     """Where shard `shard` of the index at root lives."""
-    return root / SHARDS_DIR / f"shard-{shard:03d}"
+    return root / SHARDS_DIR / shard_name(shard)
 
 
 class ShardStore(IndexStore):
@@ -253,6 +251,7 @@ class ShardedWriter:
             for s in self.stores
         ]
         self._pending = False
+        self._flushing = False
         self.writers = [
             IndexWriter(
                 s,
@@ -302,8 +301,12 @@ class ShardedWriter:
         return [segment for w in self.writers for segment in w.fill_sentence_vectors()]
 
     def flush(self) -> int:
-        """Flush every shard, then publish the top level if any shard published."""
-        written = sum(w.flush() for w in self.writers)
+        """Flush every shard, then publish the top level once if any shard published."""
+        self._flushing = True
+        try:
+            written = sum(w.flush() for w in self.writers)
+        finally:
+            self._flushing = False
         if self._pending:
             self._publish_top()
         return written
@@ -314,7 +317,8 @@ class ShardedWriter:
         update_statistics(self._statistics, shard, self._last[k], published)
         self._last[k] = published
         self._pending = True
-        if self.publish_batches:
+        # A batch published on the way (a shard's segment filled): readers get it now.
+        if self.publish_batches and not self._flushing:
             self._publish_top()
 
     def _publish_top(self) -> None:

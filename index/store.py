@@ -50,6 +50,7 @@ from index.manifest import (
     encode_manifest,
     encode_sharded,
     referenced_segments,
+    referenced_shards,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ VECTORS, CHUNKS, TOKENS, DOCUMENTS = (
     "tokens.jsonl",
     "documents.jsonl",
 )
+# A sharded index's shard folders (index.shards), each an index folder of its own.
+SHARDS_DIR = "shards"
 SEGMENT_FILES = (VECTORS, CHUNKS, TOKENS, DOCUMENTS, SENTENCES, SENTENCE_OFFSETS, CHANNEL)
 _NUMBERED = re.compile(r"(?:manifest|seg)-(\d+)")
 
@@ -477,9 +480,12 @@ class IndexStore:
         ]
         old = [p for p in manifests if p not in kept]
         used: set[str] = set()
+        shards: set[str] = set()
         for path in kept:
             try:
-                used.update(referenced_segments(path.read_text(encoding="utf-8")))
+                text = path.read_text(encoding="utf-8")
+                used.update(referenced_segments(text))
+                shards.update(referenced_shards(text))
             except (OSError, ValueError, KeyError, TypeError):
                 # A damaged manifest names nothing we can read: keep every segment this time.
                 logger.error("manifest %s is unreadable; no segment is collected", path)
@@ -490,6 +496,12 @@ class IndexStore:
             for segment in self.segments_dir.iterdir():
                 if segment.name not in used and not segment.name.startswith("."):
                     shutil.rmtree(segment, ignore_errors=True)
+        # Shards of a sharded version no kept version reads (the index was rebuilt with
+        # fewer shards, or as one); a shard folder holds no SHARDS_DIR, so this stops there.
+        if (self.root / SHARDS_DIR).is_dir():
+            for folder in (self.root / SHARDS_DIR).iterdir():
+                if folder.name not in shards:
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def read_segment(
         self,

@@ -284,3 +284,19 @@ def test_stored_sentence_vectors_are_found_through_the_shards(tmp_path: Path) ->
             found = snapshot.sentences.lookup(chunk, n)
             assert found is not None
             assert found.tobytes() == reference.sentences.lookup(theirs, n).tobytes()  # type: ignore[union-attr]
+
+
+def test_shard_folders_no_kept_version_reads_are_collected(tmp_path: Path) -> None:
+    corpus = write(tmp_path / "corpus", [doc(n) for n in range(6)])
+    store = IndexStore(tmp_path / "index")
+    build_index([corpus], store, WordHashEmbedder(), CHUNKING, shards=3)
+    shards = store.root / "shards"
+    build_index([corpus], store, WordHashEmbedder(), CHUNKING, shards=2, rebuild=True)
+    # The previous version (3 shards) is kept for readers that have just read it.
+    assert sorted(p.name for p in shards.iterdir()) == ["shard-000", "shard-001", "shard-002"]
+    apply_changes(store, WordHashEmbedder(), CHUNKING, upserts=[doc(7)])
+    assert sorted(p.name for p in shards.iterdir()) == ["shard-000", "shard-001"]
+    build_index([corpus], store, WordHashEmbedder(), CHUNKING, shards=1, rebuild=True)
+    apply_changes(store, WordHashEmbedder(), CHUNKING, upserts=[doc(8)])
+    assert list(shards.iterdir()) == []
+    assert len(load(store).documents) == 7
