@@ -48,6 +48,10 @@ class ShardServer:
     def size(self) -> int:
         return len(self.vectors)
 
+    def node(self) -> str:
+        """The Ray node this actor runs on."""
+        return str(ray.get_runtime_context().get_node_id())
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self.vectors.search(queries, k)
 
@@ -145,7 +149,13 @@ class ShardActors:
         actor = self.actors.get(key)
         if actor is None:
             server: Any = ray.remote(ShardServer)
-            options = {"max_restarts": -1, "max_task_retries": 0, "num_cpus": self.cpus}
+            # SPREAD: shards on different nodes where it can, so their memory is spread too.
+            options = {
+                "max_restarts": -1,
+                "max_task_retries": 0,
+                "num_cpus": self.cpus,
+                "scheduling_strategy": "SPREAD",
+            }
             actor = server.options(**options).remote(key[0], key[1], self.dimensions)
             size = ray.get(actor.size.remote(), timeout=self.load_timeout)
             if size != rows:

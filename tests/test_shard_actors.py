@@ -75,6 +75,8 @@ def test_actors_answer_as_this_process_and_a_dead_one_is_a_503_until_it_is_back(
     remote = QAService(store, WordHashEmbedder(), CHUNKING, vectors=actors)
     try:
         assert len(actors.actors) == 3
+        nodes = {ray.get(a.node.remote()) for a in actors.actors.values()}
+        assert len(nodes) == 2  # spread over both nodes
         for query in QUERIES:
             assert _hits(remote, query) == _hits(local, query)
 
