@@ -15,7 +15,14 @@ from index.documents import Document, iter_file_documents, iter_paths, validate_
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, IndexDamaged, IndexMismatch, QAError
 from index.language import detect_language
-from index.manifest import DocumentEntry, Manifest, ShardedManifest, check_channel, new_manifest
+from index.manifest import (
+    DocumentEntry,
+    Manifest,
+    ShardedManifest,
+    check_channel,
+    check_keyword_tokens,
+    new_manifest,
+)
 from index.memory import release_free_memory
 from index.sentences import backfill_sentence_vectors, embed_sentences
 from index.store import (
@@ -24,7 +31,7 @@ from index.store import (
     chunk_id,
     split_chunk_id,
 )
-from index.text import tokenize
+from index.text import KEYWORD_TOKENIZER, tokenize
 from index.vectors import choose_spec
 
 if TYPE_CHECKING:
@@ -152,6 +159,9 @@ class IndexWriter:
         if existing is not None:
             existing.check_compatible(embedder.describe(), chunking.as_dict())
             check_channel(existing.channel, channel.describe() if channel else None)
+            check_keyword_tokens(existing, {d: e.language for d, e in existing.documents.items()})
+            # Its documents' tokens are today's (check_keyword_tokens), so new ones may join.
+            existing.keyword_tokenizer = KEYWORD_TOKENIZER
             self.manifest = existing
         else:
             if not rebuild and store.exists():

@@ -13,6 +13,7 @@ from typing import Any
 
 from index.errors import IndexDamaged, IndexMismatch
 from index.keyword import KeywordStatistics
+from index.text import KEYWORD_TOKENIZER
 
 FORMAT_VERSION = 3
 # The top-level manifest of an index split into shards (index.shards); a one-shard index has none.
@@ -92,6 +93,9 @@ class Manifest:
     # The multilingual channel's model (index.multilingual) when every segment stores its
     # chunk vectors; empty when the channel is off.
     channel: dict[str, Any] = field(default_factory=dict)
+    # The version of index.text.tokenize that made the stored keyword tokens (1: before it
+    # was recorded).
+    keyword_tokenizer: int = KEYWORD_TOKENIZER
 
     @property
     def segments(self) -> list[str]:
@@ -115,6 +119,7 @@ class Manifest:
             "vector_index": self.vector_index,
             "sentence_vectors": self.sentence_vectors,
             "channel": self.channel,
+            "keyword_tokenizer": self.keyword_tokenizer,
             "segment_records": {
                 name: record.to_json()
                 for name, record in sorted(self.segment_records.items())
@@ -147,6 +152,7 @@ class Manifest:
             vector_index=data.get("vector_index") or {},
             sentence_vectors=bool(data.get("sentence_vectors", False)),
             channel=dict(data.get("channel") or {}),
+            keyword_tokenizer=int(data.get("keyword_tokenizer", 1)),
             segment_records={
                 name: SegmentRecord.from_json(r)
                 for name, r in (data.get("segment_records") or {}).items()
@@ -214,6 +220,28 @@ class ShardedManifest:
             shards=int(data["shards"]),
             shard_manifests=names,
             statistics=KeywordStatistics.from_json(data["keyword_statistics"]),
+        )
+
+
+# Languages written with CJK characters: the only text whose tokens tokenizer 2 changed.
+CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
+
+
+def check_keyword_tokens(manifest: Manifest, languages: dict[str, str]) -> None:
+    """Raise IndexMismatch when the stored keyword tokens of some document (by its language,
+    "" when unknown) would differ from today's tokenizer's.
+
+    Tokenizer 2 only changed text with CJK characters, so an older index of other languages
+    is still exact (and is marked current when next published).
+    """
+    if manifest.keyword_tokenizer == KEYWORD_TOKENIZER:
+        return
+    stale = sorted(d for d, language in languages.items() if language in CJK_LANGUAGES | {""})
+    if stale:
+        raise IndexMismatch(
+            f"the index's keyword tokens were made by tokenizer {manifest.keyword_tokenizer}, "
+            f"which read letters or digits next to CJK characters as one word (documents such "
+            f"as {stale[0]!r}); rebuild it (`qa index --rebuild`)"
         )
 
 

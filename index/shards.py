@@ -37,6 +37,7 @@ from index.errors import IndexDamaged, IndexMismatch
 from index.keyword import KeywordStatistics
 from index.manifest import Manifest, ShardedManifest, shard_name
 from index.store import SHARDS_DIR, IndexStore
+from index.text import KEYWORD_TOKENIZER
 
 # Checks a version about to be published (e.g. by loading it); raises to stop the publish.
 ShardedValidate = Callable[[ShardedManifest], object]
@@ -116,6 +117,7 @@ def merged_manifest(parts: Sequence[Manifest | None], version: int) -> Manifest:
         sentence_vectors=first.sentence_vectors,
         channel=dict(first.channel),
         vector_index=dict(first.vector_index),
+        keyword_tokenizer=min((p.keyword_tokenizer for p in published), default=KEYWORD_TOKENIZER),
     )
     for part in published:
         merged.documents.update(part.documents)

@@ -12,7 +12,7 @@ import numpy as np
 from index.errors import DocumentNotFound, IndexDamaged, IndexMismatch
 from index.keyword import KeywordIndex, KeywordStatistics
 from index.language import detect_language
-from index.manifest import Manifest, ShardedManifest, check_channel
+from index.manifest import Manifest, ShardedManifest, check_channel, check_keyword_tokens
 from index.sentences import SentenceVectors
 from index.sharded import ShardedKeywords, ShardedVectors, VectorPart
 from index.shards import ShardStore, merged_manifest, shard_stores
@@ -321,6 +321,11 @@ def snapshot_of(
             else np.zeros((0, channel_dimensions), np.float32)
         )
         channel = VectorIndex.build(channel_dimensions, channel_matrix, spec)
+    languages = {
+        doc_id: manifest.documents[doc_id].language or detect_language(document.text)
+        for doc_id, document in documents.items()
+    }
+    check_keyword_tokens(manifest, languages)
     return IndexSnapshot(
         manifest,
         name,
@@ -330,8 +335,5 @@ def snapshot_of(
         KeywordIndex(tokens, statistics),
         SentenceVectors(sentences),
         channel,
-        {
-            doc_id: manifest.documents[doc_id].language or detect_language(document.text)
-            for doc_id, document in documents.items()
-        },
+        languages,
     )

@@ -97,6 +97,34 @@ def test_an_index_from_another_model_is_refused(
     assert load_snapshot(store, embedder.dimensions, embedder.describe()).version == 2
 
 
+def test_an_index_of_chinese_text_from_the_older_tokenizer_is_refused(
+    embedder: Embedder, corpus: Path, tmp_path: Path
+) -> None:
+    store = IndexStore(tmp_path / "index")
+    build_index([corpus], store, embedder, CHUNKING)
+    manifests = sorted((tmp_path / "index" / "manifests").glob("manifest-*.json"))
+
+    def make_old() -> None:
+        data = json.loads(manifests[-1].read_text(encoding="utf-8"))
+        del data["keyword_tokenizer"]
+        manifests[-1].write_text(json.dumps(data), encoding="utf-8")
+
+    # English documents' tokens are the same under both: the index still loads and grows.
+    make_old()
+    assert load_snapshot(store, embedder.dimensions).manifest.keyword_tokenizer == 1
+    (corpus / "d.txt").write_text("中国反对双重标准和政治化，WTA赛事于2009年举行。\n")
+    build_index([corpus], store, embedder, CHUNKING)
+    manifests = sorted((tmp_path / "index" / "manifests").glob("manifest-*.json"))
+    assert load_snapshot(store, embedder.dimensions).manifest.keyword_tokenizer == 2
+    make_old()
+    with pytest.raises(IndexMismatch, match=r"tokenizer 1.*'d\.txt'.*qa index --rebuild"):
+        load_snapshot(store, embedder.dimensions)
+    with pytest.raises(IndexMismatch, match="tokenizer 1"):
+        build_index([corpus], store, embedder, CHUNKING)
+    build_index([corpus], store, embedder, CHUNKING, rebuild=True)
+    assert load_snapshot(store, embedder.dimensions).manifest.keyword_tokenizer == 2
+
+
 def test_other_chunking_is_refused(embedder: Embedder, corpus: Path, tmp_path: Path) -> None:
     store = IndexStore(tmp_path / "index")
     build_index([corpus], store, embedder, CHUNKING)

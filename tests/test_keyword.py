@@ -15,6 +15,12 @@ def test_tokenize_stems_drops_function_words_and_splits_cjk_into_bigrams() -> No
     assert tokenize("The", drop_stopwords=False) == ["the"]
 
 
+def test_letters_and_digits_next_to_cjk_are_words_of_their_own() -> None:
+    # Once "wta赛事" and "2009年2月" were single tokens, which no question's matched.
+    assert tokenize("获得WTA赛事冠军") == ["获得", "wta", "赛事", "事冠", "冠军"]
+    assert tokenize("2009年2月1日") == ["2009", "年", "2", "月", "1", "日"]
+
+
 @given(
     st.text(st.sampled_from("ab éZ_1'’-.\n") | st.characters(max_codepoint=0x2FFF)),
     st.booleans(),
