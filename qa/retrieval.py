@@ -72,6 +72,8 @@ class ChannelQuery:
 
     language: str
     vector: np.ndarray | None = None
+    # The text the vector embeds.
+    text: str = ""
 
 
 # A filter to at most this many chunks scores each of them; a larger one filters a deeper search.
@@ -158,15 +160,23 @@ class Retriever:
         """The query as a (1, dimensions) unit vector."""
         return self.embedder.embed_batch([query])
 
-    def channel_query(self, snapshot: IndexSnapshot, query: str) -> ChannelQuery:
+    def channel_query(
+        self, snapshot: IndexSnapshot, query: str, written: str | None = None
+    ) -> ChannelQuery:
         """The query's language, and its channel vector when a chunk is not English or the
-        query is not (an English question over English documents never runs the channel)."""
+        query is not (an English question over English documents never runs the channel).
+
+        written: the question as asked, when query is its English reading (aliases, spelling
+        corrections): a question in another language is embedded as written, since those
+        readings garble it ("su carrera" read "su (Social Chapter the European Union)").
+        """
         if self.channel is None or snapshot.channel is None or not snapshot.chunks:
             return ChannelQuery(ENGLISH)
-        language = detect_language(query)
+        language = detect_language(written or query)
         if language == ENGLISH and self.document_rows(snapshot).all_english:
             return ChannelQuery(language)
-        return ChannelQuery(language, self.channel.embed_batch([query]))
+        text = query if language == ENGLISH or written is None else written
+        return ChannelQuery(language, self.channel.embed_batch([text]), text)
 
     def channel_weights(
         self, snapshot: IndexSnapshot, channel: ChannelQuery, rows: np.ndarray

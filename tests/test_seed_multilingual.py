@@ -19,8 +19,8 @@ ANSWERABLE = [
         "purposes and principles of the UN Charter",
         False,
     ),
-    ("中国反对什么？", "double standards and politicization", False),
-    ("中国支持哪些机构？", "United Nations counter terrorism office", False),
+    ("中国反对什么？", "double standards and politicization", True),
+    ("中国支持哪些机构？", "United Nations counter terrorism office", True),
 ]
 UNANSWERABLE = ["巴西的人口是多少？", "¿Cuál es la población de Brasil?", "如何煮鸡蛋？"]
 

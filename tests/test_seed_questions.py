@@ -13,12 +13,7 @@ SEED_TEXT = (SEEDS / SEED_DOC_ID).read_text(encoding="utf-8")
 def _cases() -> list[object]:
     cases = []
     for q in seed_questions():
-        marks = []
-        if q["kind"] == "multilingual":
-            # The multilingual channel answers it, but cites the sentence it wants third:
-            # USE ranks "China has always been on the side of multilateralism ..." first.
-            marks.append(pytest.mark.xfail(reason="cited third, not first", strict=False))
-        cases.append(pytest.param(q, id=str(q["id"]), marks=marks))
+        cases.append(pytest.param(q, id=str(q["id"])))
     return cases
 
 
