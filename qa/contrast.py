@@ -111,6 +111,9 @@ class Contrast:
     claim_word: str
     evidence_word: str
     kind: str  # antonym, form, number or name (contradicting); swap (another word)
+    # The evidence word stands in the claim word's role (a neighbouring content word in common):
+    # an antonym elsewhere in a long sentence ("increased X ... reduced Y") is no contrast.
+    aligned: bool = True
 
 
 @dataclass(frozen=True)
@@ -302,25 +305,42 @@ def _contrast_for(
     claim_stems: set[str],
     antonyms: frozenset[tuple[str, str]],
 ) -> Contrast | None:
-    """The evidence word that stands where the claim's unaccounted word would, if any."""
+    """The evidence word that stands where the claim's unaccounted word would, if any: an
+    antonym or contrasting form in the same role first, else one elsewhere (not aligned)."""
     role = _neighbours(claim_words, index)
+    elsewhere = None
     for j, other in enumerate(evidence_words):
         lower = other.lower()
         other_stem = _stem(lower)
         if (lower in STOPWORDS and lower not in _POLAR_STOPWORDS) or other_stem in claim_stems:
             continue
-        if (stem, other_stem) in antonyms:
-            return Contrast(word, other, "antonym")
-        if form_contrast(word, other):
-            return Contrast(word, other, "form")
-        if (
-            is_name
-            and other[:1].isupper()
-            and not numbers(other)
-            and role & _neighbours(evidence_words, j)
-        ):
+        kind = (
+            "antonym"
+            if (stem, other_stem) in antonyms
+            else "form"
+            if form_contrast(word, other)
+            else None
+        )
+        aligned = bool(role & _neighbours(evidence_words, j))
+        if kind is not None:
+            if aligned:
+                return Contrast(word, other, kind)
+            elsewhere = elsewhere or Contrast(word, other, kind, aligned=False)
+            continue
+        if is_name and other[:1].isupper() and not numbers(other) and aligned:
             return Contrast(word, other, "name")
-    return None
+    return elsewhere
+
+
+@lru_cache(maxsize=1)
+def _polar_stems() -> frozenset[str]:
+    return frozenset(a for a, _ in _antonyms())
+
+
+def polar_words(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words that state a direction or polarity (an antonym or opposite-polarity list's:
+    increases, reduces, supports, worsens, scarce...)."""
+    return tuple(w for w in words if _stem(w.lower()) in _polar_stems())
 
 
 def _opposite_words() -> dict[str, list[str]]:
@@ -382,7 +402,24 @@ def negation_mismatch(claim: str, evidence: str) -> bool:
     where the evidence has another negation, "no matter how")."""
     if negation_count(claim) % 2 != negation_count(evidence) % 2:
         return True
+    return negated_shared_differ(claim, evidence)
+
+
+def negated_shared_differ(claim: str, evidence: str) -> bool:
+    """A negation applies to a word the claim and the evidence share in one and not the other."""
     shared = {_stem(w.lower()) for w in _words(claim)} & {
         _stem(w.lower()) for w in _words(evidence)
     }
     return (_negated_stems(claim) & shared) != (_negated_stems(evidence) & shared)
+
+
+def negation_aligned(claim: str, evidence: str) -> bool:
+    """A negation mismatch on what the claim states: a negation bears on a shared word in one
+    and not the other, or the claim negates and the evidence has no negation at all.
+
+    A negation elsewhere in a long evidence sentence ("no difference in X; Y rose") does not
+    bear on the claim "Y rose": counting parity there flagged true SciFact claims contradicted.
+    """
+    if negated_shared_differ(claim, evidence):
+        return True
+    return negation_count(claim) % 2 == 1 and negation_count(evidence) == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 MODEL_PATH = Path(__file__).with_name("data") / "verdict_model.npz"
+LOOSE_MODEL_PATH = Path(__file__).with_name("data") / "loose_model.npz"
 CLASSES = ("supported", "contradicted", "not_found")
 LEXICAL = (
     "similarity",
@@ -29,6 +30,23 @@ LEXICAL = (
     "missing_numbers",
     "missing_names",
     "claim_terms",
+)
+# The loose-paraphrase model's features: lexical signals only, as shares of the claim, so that
+# it does not learn the claims it is trained on (the pair features above identify a claim).
+LOOSE = (
+    "similarity",
+    "coverage",
+    "unaccounted_share",
+    "off_document_share",
+    "negation_aligned",
+    "negation_mismatch",
+    "aligned_contrast",
+    "contrast",
+    "swap",
+    "missing_numbers",
+    "opposite_polarity",
+    "claim_terms",
+    "similarity_x_coverage",
 )
 
 
@@ -56,7 +74,7 @@ class VerdictModel:
         exp = np.exp(logits)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, features: tuple[str, ...] = LEXICAL) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
             path,
@@ -65,13 +83,13 @@ class VerdictModel:
             weights=self.weights.astype(np.float32),
             bias=self.bias.astype(np.float32),
             classes=np.array(CLASSES),
-            lexical=np.array(LEXICAL),
+            lexical=np.array(features),
         )
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> VerdictModel:
+    def load(cls, path: Path = MODEL_PATH, features: tuple[str, ...] = LEXICAL) -> VerdictModel:
         with np.load(path, allow_pickle=False) as data:
-            if tuple(data["classes"]) != CLASSES or tuple(data["lexical"]) != LEXICAL:
+            if tuple(data["classes"]) != CLASSES or tuple(data["lexical"]) != features:
                 raise ValueError(f"{path} was trained for other classes or features")
             return cls(data["mean"], data["scale"], data["weights"], data["bias"])
 
@@ -80,3 +98,9 @@ class VerdictModel:
 def packaged_model() -> VerdictModel | None:
     """The model shipped with the package, or None when it has not been trained."""
     return VerdictModel.load() if MODEL_PATH.is_file() else None
+
+
+@lru_cache(maxsize=1)
+def packaged_loose_model() -> VerdictModel | None:
+    """The loose-paraphrase model shipped with the package (features LOOSE), or None."""
+    return VerdictModel.load(LOOSE_MODEL_PATH, LOOSE) if LOOSE_MODEL_PATH.is_file() else None

@@ -166,10 +166,13 @@ def test_a_contrasting_word_makes_the_claim_contradicted_and_is_named() -> None:
     result = decide("c", 0, 1, [swapped], CONFIG)
     assert result.verdict == "contradicted"
     assert result.reason == "the evidence says 'developing', the claim 'developed'"
-    negated = _signals(0.9, 0.9, negation_mismatch=True)
+    negated = _signals(0.9, 0.9, negation_aligned=True)
     assert decide("c not", 0, 1, [negated], CONFIG).verdict == "contradicted"
+    # A negation elsewhere in the sentence (parity only) is a feature of the model, no cue.
+    elsewhere = _signals(0.9, 0.9, negation_mismatch=True, opposite_polarity=True)
+    assert decide("c", 0, 1, [elsewhere], CONFIG).verdict == "supported"
     # A cue on a sentence covering little of the claim is not a contradiction.
-    far = _signals(0.3, 0.1, opposite_polarity=True)
+    far = _signals(0.3, 0.1, negation_aligned=True)
     assert decide("c", 0, 1, [far], CONFIG).verdict == "not_found"
     # The model alone, when confident.
     assert decide("c", 0, 1, [_signals(0.3, 0.05, 0.95)], CONFIG).verdict == "contradicted"
@@ -247,3 +250,26 @@ def test_seed_claim_set_no_false_claim_supported_and_paraphrases_supported(
     paraphrases = [c for c in SEED_CLAIMS if c["kind"] == "paraphrase"]
     supported = [c for c in paraphrases if verdicts[c["id"]] == "supported"]
     assert len(supported) >= 0.9 * len(paraphrases)
+
+
+def test_a_loose_paraphrase_is_supported_only_without_cues_or_a_changed_direction() -> None:
+    config = replace(CONFIG, loose_similarity=0.7, loose_at=0.4, loose_reworded=0.0)
+    reworded = ("vulnerability", "liver")
+    loose = replace(_signals(0.4, 0.2, unaccounted=reworded), similarity=0.8, loose=0.5)
+    result = decide("c", 0, 1, [loose], config)
+    assert result.verdict == "supported"
+    assert result.reason.startswith("the evidence says the same in other words (similarity 0.80")
+    # Not when the loose model or the similarity is below its threshold,
+    assert decide("c", 0, 1, [replace(loose, loose=0.3)], config).verdict == "not_found"
+    assert decide("c", 0, 1, [replace(loose, similarity=0.6)], config).verdict == "not_found"
+    # nor when an unaccounted word states a direction (increases), a word no document has,
+    polar = replace(loose, unaccounted=("increases", "liver"))
+    assert decide("c", 0, 1, [polar], config).verdict == "not_found"
+    assert decide("c", 0, 1, [replace(loose, unknown=("liver",))], config).verdict == "not_found"
+    # nor a contrast elsewhere in the sentence (no contradiction either: it is not aligned).
+    far = (Contrast("increases", "reduced", "antonym", aligned=False),)
+    result = decide("c", 0, 1, [replace(loose, contrasts=far)], config)
+    assert result.verdict == "not_found"
+    # A near-copy with one changed word is left to the paraphrase rule.
+    one = replace(loose, unaccounted=("liver",))
+    assert decide("c", 0, 1, [one], replace(config, loose_reworded=2.0)).verdict == "not_found"

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from qa.contrast import Contrast, account, form_contrast
+from qa.contrast import (
+    Contrast,
+    account,
+    form_contrast,
+    negation_aligned,
+    negation_mismatch,
+    polar_words,
+)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +94,28 @@ def test_another_word_in_the_claim_words_place_is_a_swap() -> None:
 def test_large_and_small_are_antonyms() -> None:
     result = account("Loans went to large businesses.", "Loans went to small businesses.")
     assert result.contrasts == (Contrast("large", "small", "antonym"),)
+
+
+def test_an_antonym_elsewhere_in_the_sentence_is_not_aligned() -> None:
+    # "reduced" is about another quantity; "increases" has no counterpart in its role.
+    result = account(
+        "Exercise increases bone density.",
+        "Exercise and bone density were measured, and the diet reduced body weight.",
+    )
+    assert result.contrasts == (Contrast("increases", "reduced", "antonym", aligned=False),)
+    aligned = account("Exercise increases bone density.", "Exercise reduces bone density.")
+    assert aligned.contrasts == (Contrast("increases", "reduces", "antonym"),)
+
+
+def test_a_negation_is_aligned_only_where_it_bears_on_what_the_claim_states() -> None:
+    assert negation_aligned("China is not a state party.", "China is a state party.")
+    assert negation_aligned("X has changed.", "X has not changed since 2000.")
+    # A negation elsewhere in a long sentence differs in parity but not on the claim.
+    claim = "Vitamin D raises calcium absorption."
+    evidence = "Vitamin D raises calcium absorption, with no change in bone turnover."
+    assert negation_mismatch(claim, evidence)
+    assert not negation_aligned(claim, evidence)
+
+
+def test_polar_words_are_the_direction_words() -> None:
+    assert polar_words(("increases", "vulnerability", "worsens")) == ("increases", "worsens")

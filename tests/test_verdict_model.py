@@ -5,8 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from qa.verdict_model import CLASSES, LEXICAL, MODEL_PATH, VerdictModel, pair_features
+from qa.verdict_model import (
+    CLASSES,
+    LEXICAL,
+    LOOSE,
+    LOOSE_MODEL_PATH,
+    MODEL_PATH,
+    VerdictModel,
+    pair_features,
+)
 
 
 def test_pair_features_are_lexical_then_u_v_absdiff_product() -> None:
@@ -35,3 +44,11 @@ def test_saved_and_loaded_model_gives_the_same_probabilities(tmp_path: Path) -> 
 def test_the_packaged_model_matches_the_features() -> None:
     model = VerdictModel.load(MODEL_PATH)
     assert model.weights.shape == (len(LEXICAL) + 4 * 384, len(CLASSES))
+
+
+def test_the_packaged_loose_model_reads_the_lexical_signals_only() -> None:
+    model = VerdictModel.load(LOOSE_MODEL_PATH, LOOSE)
+    assert model.weights.shape == (len(LOOSE), len(CLASSES))
+    # A file of other features is refused, not misread.
+    with pytest.raises(ValueError, match="other classes or features"):
+        VerdictModel.load(LOOSE_MODEL_PATH)
