@@ -9,8 +9,8 @@ cannot learn the claims it is trained on, which the pair-feature verdict model d
 Training pairs: SciFact train claims with ids 0 mod 4 (`qa.check_eval.split_of`) against every
 sentence of the abstracts they cite; a rationale sentence takes the claim's label, the others
 are not_found. Its thresholds (`CheckConfig.loose_*`) are chosen on ids 2 mod 4 by
-`python bench/check_scifact.py --tune`; odd ids are held out. Deterministic: a run reproduces
-the file.
+`python bench/check_scifact.py --tune --grid loose`; odd ids are held out. Deterministic: a run
+reproduces the file.
 """
 
 from __future__ import annotations
