@@ -46,10 +46,14 @@ class Settings(BaseSettings):
         "is exported from the packaged weights at first use into MODEL_CACHE_DIR). Unset: the one "
         "the index was built with (torch for indexes older than this setting), onnx for a new one.",
     )
-    embed_quantization: Literal["none", "int8"] = Field(
-        "none",
-        description="onnx only: int8 runs the model with 8-bit weights (faster, vectors off by "
-        "about 0.01 in cosine); an index is read with the quantization it was built with.",
+    # int8: half fp32's CPU a text, qa eval within 0.005 of torch on squad2 and SciFact in
+    # batches (docs/performance.md "int8 for new indexes").
+    embed_quantization: Literal["none", "int8"] | None = Field(
+        None,
+        description="onnx only: int8 runs the model's matrix products with 8-bit weights, one "
+        "text a call (about half the CPU of none, fp32; vectors at cosine 0.99 or more with "
+        "fp32's). Unset: the one the index was built with, none for a new ONNX index; an index "
+        "is refused with another.",
     )
     onnx_threads: int | None = Field(
         None, ge=1, description="ONNX Runtime's threads for every model call; default all cores."

@@ -34,6 +34,10 @@ logger = logging.getLogger("api")
 # Serving one question at a time, one torch thread answers as fast as two and uses half the CPU,
 # so concurrent requests get the other core (bench/latency.py, docs/performance.md).
 SERVING_TORCH_THREADS = 1
+# fp32 for a new ONNX index until int8 (half the CPU a text) is measured as shipped, each text
+# embedded alone: `qa eval` measured int8 in batches, whose vectors move with the batch
+# (docs/performance.md "int8 for new indexes").
+NEW_INDEX_QUANTIZATION = "none"
 
 
 def load_embedder(
@@ -46,11 +50,12 @@ def load_embedder(
     texts (concurrent questions batched together, the sentences of an answer) use
     QA_BATCH_TORCH_THREADS, by default all cores.
     """
-    if model_runtime(settings, index_dir) == ONNX_RUNTIME:
+    runtime, quantization = model_runtime_and_quantization(settings, index_dir)
+    if runtime == ONNX_RUNTIME:
         return OnnxEmbedder(
             settings.model,
             cache_dir=settings.model_cache_path,
-            quantization=settings.embed_quantization,
+            quantization=quantization,
             max_seq_length=settings.max_seq_length,
             batch_size=settings.embed_batch_size,
             threads=settings.onnx_threads,
@@ -70,15 +75,29 @@ def load_embedder(
 
 def model_runtime(settings: Settings, index_dir: Path | None = None) -> str:
     """QA_EMBED_RUNTIME, else the runtime the index was built with, else ONNX for a new index."""
-    if settings.embed_runtime:
-        return settings.embed_runtime
+    return model_runtime_and_quantization(settings, index_dir)[0]
+
+
+def model_runtime_and_quantization(
+    settings: Settings, index_dir: Path | None = None
+) -> tuple[str, str]:
+    """The model runtime (model_runtime) and its quantisation: QA_EMBED_QUANTIZATION, else the
+    index's when it was built on that runtime, else int8 on ONNX (a new index) and none on torch."""
     try:
         manifest = published_manifest(open_store(settings, index_dir))
     except (QAError, OSError):
         manifest = None  # whatever reads the index next reports what is wrong with it
-    if manifest is None:
-        return ONNX_RUNTIME
-    return str(manifest.model.get("runtime", TORCH_RUNTIME))
+    built = manifest.model if manifest is not None else None
+    runtime = settings.embed_runtime or (
+        str(built.get("runtime", TORCH_RUNTIME)) if built is not None else ONNX_RUNTIME
+    )
+    if runtime != ONNX_RUNTIME:
+        return runtime, "none"
+    if settings.embed_quantization:
+        return runtime, settings.embed_quantization
+    if built is not None and built.get("runtime", TORCH_RUNTIME) == runtime:
+        return runtime, str(built.get("quantization", "none"))
+    return runtime, NEW_INDEX_QUANTIZATION
 
 
 def open_store(settings: Settings, index_dir: Path | None = None) -> IndexStore:
@@ -167,13 +186,14 @@ def index_on_cluster(
     Ray), into the configured index; Ray is imported here only (the `cluster` extra)."""
     from index.distributed import ClusterConfig, ModelConfig, build_index_distributed
 
+    runtime, quantization = model_runtime_and_quantization(settings)
     model = ModelConfig(
         settings.model,
         max_seq_length=settings.max_seq_length,
         batch_size=settings.embed_batch_size,
         torch_threads=settings.torch_threads or 1,
-        runtime=model_runtime(settings),
-        quantization=settings.embed_quantization,
+        runtime=runtime,
+        quantization=quantization,
         cache_dir=str(settings.model_cache_path),
     )
     return build_index_distributed(

@@ -170,12 +170,19 @@ class Manifest:
                 "(`qa index --rebuild`) or configure the model it was built with"
             )
         built_runtime, wanted_runtime = _runtime(self.model), _runtime(model)
+        if built_runtime[:2] == wanted_runtime[:2] and built_runtime != wanted_runtime:
+            raise IndexMismatch(
+                f"the index's {built_runtime[1]} vectors come from quantisation recipe "
+                f"{built_runtime[2]} but this version makes {wanted_runtime[2]}; rebuild it "
+                "(`qa index --rebuild`)"
+            )
         if built_runtime != wanted_runtime:
             raise IndexMismatch(
                 f"the index was built with runtime {built_runtime[0]!r} (quantization "
-                f"{built_runtime[1]}) but {wanted_runtime[0]!r} (quantization {wanted_runtime[1]}) "
-                "is configured; rebuild it (`qa index --rebuild`) or configure the runtime it was "
-                f"built with (QA_EMBED_RUNTIME={built_runtime[0]})"
+                f"{_quantization(built_runtime)}) but {wanted_runtime[0]!r} (quantization "
+                f"{_quantization(wanted_runtime)}) is configured; rebuild it (`qa index "
+                "--rebuild`) or configure the runtime it was built with "
+                f"(QA_EMBED_RUNTIME={built_runtime[0]} QA_EMBED_QUANTIZATION={built_runtime[1]})"
             )
         if self.chunking != chunking:
             raise IndexMismatch(
@@ -261,9 +268,17 @@ def check_channel(built: dict[str, Any], wanted: dict[str, Any] | None) -> None:
         )
 
 
-def _runtime(model: dict[str, Any]) -> tuple[str, str]:
-    """The runtime and quantisation a model dict names (torch, none: before runtimes existed)."""
-    return str(model.get("runtime", "torch")), str(model.get("quantization", "none"))
+def _runtime(model: dict[str, Any]) -> tuple[str, str, int | None]:
+    """The runtime, quantisation and its recipe a model dict names (torch, none: before runtimes
+    existed; recipe 2 for int8 indexes from before the recipe was recorded)."""
+    quantization = str(model.get("quantization", "none"))
+    recipe = None if quantization == "none" else int(model.get("quantize_version", 2))
+    return str(model.get("runtime", "torch")), quantization, recipe
+
+
+def _quantization(runtime: tuple[str, str, int | None]) -> str:
+    """How a message names a quantisation: `none`, or `int8, recipe 3`."""
+    return runtime[1] if runtime[2] is None else f"{runtime[1]}, recipe {runtime[2]}"
 
 
 def new_manifest(model: dict[str, Any], chunking: dict[str, int]) -> Manifest:

@@ -65,5 +65,10 @@ def test_an_index_made_on_another_runtime_is_refused() -> None:
         built.check_compatible(onnx, chunking)
     built.model = onnx
     built.check_compatible(onnx, chunking)
-    with pytest.raises(IndexMismatch, match="quantization int8"):
-        built.check_compatible({**onnx, "quantization": "int8"}, chunking)
+    int8 = {**onnx, "quantization": "int8", "quantize_version": 3}
+    with pytest.raises(IndexMismatch, match=r"quantization int8, recipe 3.*QUANTIZATION=none"):
+        built.check_compatible(int8, chunking)
+    built.model = {**onnx, "quantization": "int8"}  # int8 before the recipe was recorded: 2
+    built.check_compatible({**int8, "quantize_version": 2}, chunking)
+    with pytest.raises(IndexMismatch, match="from quantisation recipe 2 but this version makes 3"):
+        built.check_compatible(int8, chunking)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from index.embedding import Embedder
-from index.onnx_embedding import OnnxEmbedder, exported_model
+from index.onnx_embedding import QUANTIZE_VERSION, OnnxEmbedder, exported_model
 
 TEXTS = [
     "What did China say about organized crime?",
@@ -71,3 +71,20 @@ def test_the_index_records_runtime_and_quantization(onnx_embedder: OnnxEmbedder)
         "quantization": "none",
     }
     assert onnx_embedder.count_tokens("Rivers flow.") == 3
+
+
+def test_int8_vectors_stay_near_fp32s_and_the_index_records_the_recipe(
+    cache_dir: Path, onnx_embedder: OnnxEmbedder
+) -> None:
+    int8 = OnnxEmbedder(cache_dir=cache_dir, quantization="int8")
+    assert int8.graph.name.endswith(f"-int8-q{QUANTIZE_VERSION}.onnx")
+    cosines = (int8.embed_batch(TEXTS) * onnx_embedder.embed_batch(TEXTS)).sum(axis=1)
+    assert min(c for c, text in zip(cosines, TEXTS, strict=True) if text) >= 0.99
+    assert cosines[TEXTS.index("")] >= 0.97  # two special tokens only: the most sensitive
+    alone = np.vstack([int8.embed_batch([text]) for text in TEXTS])
+    assert np.array_equal(int8.embed_batch(TEXTS), alone)  # a text's vector ignores its batch
+    assert int8.describe() == {
+        **onnx_embedder.describe(),
+        "quantization": "int8",
+        "quantize_version": QUANTIZE_VERSION,
+    }

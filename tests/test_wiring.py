@@ -9,21 +9,28 @@ from typing import Any
 import pytest
 
 from api.settings import Settings
-from api.wiring import load_generator, load_service, model_runtime, open_store
+from api.wiring import (
+    NEW_INDEX_QUANTIZATION,
+    load_generator,
+    load_service,
+    model_runtime,
+    model_runtime_and_quantization,
+    open_store,
+)
 from index.errors import IndexMismatch
 from tests.conftest import SEED_DOC_ID, SEEDS
 from tests.embedders import WordHashEmbedder
 
 
 class RuntimeHashEmbedder(WordHashEmbedder):
-    """The fake model, saying it runs on the runtime the settings choose."""
+    """The fake model, saying it runs on the runtime and quantisation the settings choose."""
 
-    def __init__(self, runtime: str) -> None:
+    def __init__(self, runtime: str, quantization: str) -> None:
         super().__init__()
-        self.runtime = runtime
+        self.runtime, self.quantization = runtime, quantization
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "runtime": self.runtime, "quantization": "none"}
+        return {**super().describe(), "runtime": self.runtime, "quantization": self.quantization}
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +38,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         "api.wiring.load_embedder",
         lambda settings, index_dir=None, **_: RuntimeHashEmbedder(
-            model_runtime(settings, index_dir)
+            *model_runtime_and_quantization(settings, index_dir)
         ),
     )
 
@@ -95,3 +102,25 @@ def test_an_index_older_than_runtimes_is_a_torch_index(settings: Settings) -> No
     manifest.version += 1
     service.store.publish(manifest)
     assert model_runtime(settings) == "torch"
+
+
+def test_a_new_onnx_index_gets_the_default_and_an_existing_one_keeps_its_own(
+    settings: Settings,
+) -> None:
+    assert model_runtime_and_quantization(settings) == ("onnx", NEW_INDEX_QUANTIZATION)
+    other = "int8" if NEW_INDEX_QUANTIZATION == "none" else "none"
+    load_service(settings.model_copy(update={"embed_quantization": other}))
+    assert model_runtime_and_quantization(settings) == ("onnx", other)
+    assert load_service(settings).status().documents == 1
+    default = settings.model_copy(update={"embed_quantization": NEW_INDEX_QUANTIZATION})
+    with pytest.raises(IndexMismatch, match=rf"quantization {other}.*QUANTIZATION={other}"):
+        load_service(default)
+
+
+def test_torch_is_never_quantised_and_a_move_to_onnx_gets_the_default(settings: Settings) -> None:
+    torch = settings.model_copy(update={"embed_runtime": "torch", "embed_quantization": "int8"})
+    assert model_runtime_and_quantization(torch) == ("torch", "none")
+    load_service(torch)
+    assert model_runtime_and_quantization(settings) == ("torch", "none")
+    onnx = settings.model_copy(update={"embed_runtime": "onnx"})  # `qa index --rebuild`
+    assert model_runtime_and_quantization(onnx) == ("onnx", NEW_INDEX_QUANTIZATION)
