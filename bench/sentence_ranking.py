@@ -56,7 +56,7 @@ def answer_rows(corpus: Path, index_dir: Path, questions: list[dict[str, Any]], 
 
     def recording(self: CrossLingual, *args: Any) -> np.ndarray:
         features = ranking(self, *args)
-        recorded.update((tuple(k), f) for k, f in zip(args[1], features, strict=True))
+        recorded.update((tuple(k), f) for k, f in zip(args[2], features, strict=True))
         return features
 
     CrossLingual.ranking = recording  # type: ignore[method-assign,assignment]
