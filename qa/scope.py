@@ -1,10 +1,12 @@
 """Which documents a question is about, and what it asks about them.
 
 "What did Brazil say about the Amazon?" names whose words it wants (Brazil's speech) and a topic
-(the Amazon). A document is named by its speaker (the name its title opens with, "Zhang Jun: ...",
-or that says things in it, "Zhang Jun said"), its country (the UN corpus's `iso3`, or for a
-statement without one the country it speaks for most) or its title; countries are named by
-pycountry's names and countryinfo's demonyms, capitals and other spellings, not a hand list.
+(the Amazon). A document is named by its speaker (the name its title opens with,
+"Zhang Jun: ...", a "statement by" line, or the name a report opens with, "Zhang Jun said
+that"; a person a speech names later, "President Xi Jinping stressed", is not its speaker), its
+country (the UN corpus's `iso3`, or for a statement without one the country it speaks for most)
+or its title; countries are named by pycountry's names and countryinfo's demonyms, capitals and
+other spellings, not a hand list.
 The named documents restrict the search, and the naming words leave the topic, so that the
 topic alone decides which sentence is cited. "He", "the ambassador" or "the speaker" name the
 speaker of whichever document answers: they leave the topic too but restrict nothing.
@@ -55,6 +57,17 @@ _SPEAKER_FRAME = re.compile(
 )
 # A speaker's name is followed by one of these in a statement ("Zhang Jun said that ...").
 SPEECH_VERBS = ("said", "stressed", "pointed out", "noted", "stated", "added", "emphasized")
+# "Statement by H.E. Mr. Wang Yi, ...": a line naming who delivers the statement.
+_BYLINE = re.compile(
+    r"\b(?:[Ss]tatement|[Rr]emarks|[Aa]ddress|[Ss]peech)\s+(?:delivered\s+|made\s+)?by\s+"
+    r"((?:[A-Z][\w'’.-]*\s*){1,6})"
+)
+# A statement's title and its first lines carry its byline, if any.
+BYLINE_LINES = 3
+# "Zhang Jun said that ...", "President Li Wei stressed ...": a report opening with its speaker.
+_REPORTED = re.compile(
+    r"((?:[A-Z][\w'’.-]+ ){1,4})(?:" + "|".join(SPEECH_VERBS) + r")\b", re.UNICODE
+)
 # Only a statement's opening is read for its speaker and country: the catalog of a large
 # collection is built at the first question, and a statement names both early.
 STATEMENT_HEAD_CHARS = 5_000
@@ -187,26 +200,37 @@ class DocumentNames:
 
 
 def speaker_of(document: StoredDocument) -> str | None:
-    """The speaker a statement's title opens with ("Zhang Jun: ...") or who speaks most in it."""
+    """Who speaks: the title's "Name: ...", a "statement by" line, or a report's first name."""
     head, colon, _ = document.title.partition(":")
     words = head.split()
     if colon and 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words):
         return head.strip()
-    pattern = re.compile(
-        r"((?:[A-Z][\w'’-]+ ){1,3})(?:" + "|".join(SPEECH_VERBS) + r")\b", re.UNICODE
-    )
-    opening = document.text[:STATEMENT_HEAD_CHARS]
-    speakers = Counter(m.group(1).strip() for m in pattern.finditer(opening))
-    speakers = Counter({s: n for s, n in speakers.items() if len(s.split()) >= 2})
-    if speakers:
-        name, count = speakers.most_common(1)[0]
-        # "President Xi Jinping said": the title is not the name.
-        words = name.split()
-        while len(words) > 2 and words[0].lower() in TITLE_WORDS:
-            words.pop(0)
-        if count >= 2:
-            return " ".join(words)
-    return None
+    lines = [document.title, *document.text.lstrip().splitlines()[:BYLINE_LINES]]
+    for line in lines:
+        match = _BYLINE.search(line)
+        if match and (name := _person(match.group(1))):
+            return name
+    # A report of a statement opens with its speaker ("Zhang Jun said that ..."); a person a
+    # speech names later ("President Xi Jinping stressed") is quoted, not speaking.
+    body = document.text.lstrip()
+    if document.title and body.startswith(document.title):
+        body = body[len(document.title) :].lstrip()
+    opening = _REPORTED.match(body)
+    if opening is None:
+        return None
+    return _person(opening.group(1))
+
+
+def _person(phrase: str) -> str | None:
+    """The name in phrase without the titles before it ("H.E. Mr. Wang Yi" -> "Wang Yi")."""
+    words = []
+    for word in phrase.split():
+        if not word[:1].isupper():
+            break
+        words.append(word.rstrip(","))
+    while words and words[0].lower().strip(".") in TITLE_WORDS | {"h.e"}:
+        words.pop(0)
+    return " ".join(words) if 2 <= len(words) <= 4 else None
 
 
 def country_spoken_for(text: str) -> str | None:

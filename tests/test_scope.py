@@ -121,6 +121,17 @@ def test_a_short_country_name_in_capitals_names_its_document(catalog: DocumentCa
     assert catalog.scope("What did fra say?").doc_ids is None
 
 
+def test_a_person_a_speech_names_is_not_its_speaker() -> None:
+    speech = (
+        "Mr. President,\n\nWe meet at a crossroads. President Li Wei stressed that trade must "
+        "stay open. President Li Wei pointed out that we must act together."
+    )
+    assert speaker_of(stored("e", speech, "CHN statement")) is None
+    byline = "Statement by H.E. Mr. Wang Fang, Minister of Foreign Affairs\n\n" + speech
+    assert speaker_of(stored("f", byline, "CHN statement")) == "Wang Fang"
+    assert speaker_of(stored("g", speech, "Statement by Ms. Ana Silva")) == "Ana Silva"
+
+
 def test_a_title_is_not_part_of_the_speaker_s_name() -> None:
     text = "President Li Wei said that trade must stay open. President Li Wei said so twice."
     assert speaker_of(stored("d", text, "Trade")) == "Li Wei"
