@@ -29,11 +29,11 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -54,6 +54,8 @@ from index.manifest import (
 )
 
 logger = logging.getLogger(__name__)
+# What a manifest decoder returns: one index's manifest, or either kind.
+_Decoded = TypeVar("_Decoded")
 
 CURRENT = "CURRENT"
 SENTENCES = "sentences.npy"
@@ -288,18 +290,17 @@ class IndexStore:
 
     def read_manifest_named(self, name: str) -> Manifest:
         """One manifest by file name; FileNotFoundError when garbage collection removed it."""
-        text = self._manifest_text(name)
-        try:
-            return decode_manifest(text, name)
-        except IndexDamaged as exc:
-            logger.error("index manifest %s is unreadable: %s", name, exc.__cause__)
-            raise
+        return self._decoded(name, decode_manifest)
 
     def read_version(self, name: str) -> Manifest | ShardedManifest:
         """One manifest by file name, of one index or of a sharded one's top level."""
+        return self._decoded(name, decode_version)
+
+    def _decoded(self, name: str, decode: Callable[[str, str], _Decoded]) -> _Decoded:
+        """A manifest file decoded by `decode`, logging one that is unreadable."""
         text = self._manifest_text(name)
         try:
-            return decode_version(text, name)
+            return decode(text, name)
         except IndexDamaged as exc:
             logger.error("index manifest %s is unreadable: %s", name, exc.__cause__)
             raise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,11 @@ from index.distributed import (  # noqa: E402
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder  # noqa: E402
 from index.shards import read_sharded, shard_folder  # noqa: E402
 from index.store import IndexStore  # noqa: E402
+from tests import ray_cluster  # noqa: E402
 from tests.conftest import SEED_DOC_ID, SEEDS  # noqa: E402
 from tests.embedders import WordHashEmbedder  # noqa: E402
+
+two_nodes = ray_cluster.two_nodes
 
 CHUNKING = ChunkingConfig()
 MODEL = ModelConfig(DEFAULT_MODEL)
@@ -34,21 +36,6 @@ MODEL = ModelConfig(DEFAULT_MODEL)
 CLUSTER = ClusterConfig(actors=2)
 # Small segments, so that a run publishes several versions on the way.
 SEGMENT_CHUNKS = 4
-
-
-@pytest.fixture(scope="module")
-def two_nodes() -> Iterator[Cluster]:
-    """A head and a worker node of one CPU each; this process is the driver."""
-    cluster = Cluster(
-        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
-    )
-    cluster.add_node(num_cpus=1)
-    ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
-    try:
-        yield cluster
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ dead actor is a 503 naming its shard until Ray has restarted it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,26 +25,14 @@ from index.shard_actors import RemoteVectors, ShardActors  # noqa: E402
 from index.sharded import ShardedVectors  # noqa: E402
 from index.store import IndexStore  # noqa: E402
 from qa.service import QAService  # noqa: E402
+from tests import ray_cluster  # noqa: E402
 from tests.embedders import WordHashEmbedder  # noqa: E402
 from tests.test_shards import CHUNKING, doc, write  # noqa: E402
 from tests.test_shards_service import _answers, _corpus  # noqa: E402
 
+two_nodes = ray_cluster.two_nodes
+
 QUERIES = ["climate finance", "security council trade", "organized crime", "peace region 3"]
-
-
-@pytest.fixture(scope="module")
-def two_nodes() -> Iterator[Cluster]:
-    """A head and a worker node of one CPU each; this process is the driver."""
-    cluster = Cluster(
-        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
-    )
-    cluster.add_node(num_cpus=1)
-    ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
-    try:
-        yield cluster
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
 
 
 def _when_back(part: RemoteVectors) -> int:
