@@ -608,7 +608,14 @@ def eval_check_command(
     import tempfile
 
     from qa.check import CheckConfig
-    from qa.check_eval import load_claims, markdown, score, splits, tune_config
+    from qa.check_eval import (
+        load_claims,
+        markdown,
+        reported_subsets,
+        score,
+        splits,
+        tune_config,
+    )
 
     settings = _settings()
     if (
@@ -637,12 +644,7 @@ def eval_check_command(
     if tune:
         tuning = parts["tune"]
         config = tune_config([golds[i] for i in tuning], [examined[i] for i in tuning], config)
-    subsets = {
-        "all": list(range(len(golds))),
-        "ids 0 mod 4 (model trained on)": parts["train"],
-        "ids 2 mod 4 (thresholds tuned on)": parts["tune"],
-        "odd ids (held out)": parts["report"],
-    }
+    subsets = reported_subsets(parts, len(golds))
     reports = {
         name: score([golds[i] for i in idx], [examined[i] for i in idx], config)
         for name, idx in subsets.items()

@@ -21,10 +21,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED
-from train_verdict_model import load_candidates, save_candidates
+from train_verdict_model import retrieved
 
 from qa.check import CheckConfig, decide, with_probabilities
-from qa.check_eval import TUNING_GRID, load_claims, markdown, score, splits, tune_config
+from qa.check_eval import (
+    TUNING_GRID,
+    load_claims,
+    markdown,
+    reported_subsets,
+    score,
+    splits,
+    tune_config,
+)
 from qa.verdict_model import MODEL_PATH, VerdictModel
 
 
@@ -41,8 +49,6 @@ def main() -> None:
     parser.add_argument("--errors", type=Path, help="write misjudged claims here (JSON lines)")
     args = parser.parse_args()
 
-    from tqdm import tqdm
-
     from api.settings import Settings
     from api.wiring import load_embedder
     from index.snapshot import load_snapshot
@@ -57,18 +63,7 @@ def main() -> None:
     answerer = Answerer(embedder, Retriever(embedder), Settings().answer_config())
     checker = FactChecker(answerer)
     texts = [c.text for c in claims]
-    if args.examined.is_file():
-        candidates, vectors = load_candidates(args.examined, texts)
-    else:
-        import numpy as np
-
-        candidates, rows = [], []
-        for claim in tqdm(texts, unit="claim", desc="retrieving", mininterval=10):
-            found, vector = checker.candidates(snapshot, claim)
-            candidates.append(found)
-            rows.append(vector)
-        vectors = np.vstack(rows)
-        save_candidates(args.examined, texts, candidates, vectors)
+    candidates, vectors = retrieved(checker, snapshot, texts, args.examined)
     model = VerdictModel.load(args.model)
     examined = [
         with_probabilities(model, text, vector, checker.weigh(snapshot, text, found, None))
@@ -83,12 +78,7 @@ def main() -> None:
             [claims[i] for i in tuning], [examined[i] for i in tuning], config, grid
         )
         print(f"tuned on ids 2 mod 4: {config}")
-    subsets = {
-        "all": list(range(len(claims))),
-        "ids 0 mod 4 (model trained on)": parts["train"],
-        "ids 2 mod 4 (thresholds tuned on)": parts["tune"],
-        "odd ids (held out)": parts["report"],
-    }
+    subsets = reported_subsets(parts, len(claims))
     reports = {
         name: score([claims[i] for i in idx], [examined[i] for i in idx], config)
         for name, idx in subsets.items()

@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED
-from train_verdict_model import cached_vectors, idf_table, pair_rows
+from train_verdict_model import cached_vectors, fit_model, idf_table, pair_rows
 
 from index.text import tokenize
 from qa.check import VERDICTS
 from qa.check_eval import _overlaps, load_claims, sentence_spans, split_of
-from qa.verdict_model import LOOSE, LOOSE_MODEL_PATH, VerdictModel
+from qa.verdict_model import LOOSE, LOOSE_MODEL_PATH
 
 
 def main() -> None:
@@ -93,15 +93,7 @@ def main() -> None:
     )
     y = np.array([VERDICTS.index(label) for label in labels])  # type: ignore[arg-type]
 
-    from sklearn.linear_model import LogisticRegression
-
-    mean = features.mean(axis=0)
-    scale = features.std(axis=0) + 1e-6
-    classifier = LogisticRegression(C=args.c, max_iter=2000, class_weight="balanced")
-    classifier.fit((features - mean) / scale, y)
-    model = VerdictModel(mean, scale, classifier.coef_.T.copy(), classifier.intercept_.copy())
-    predicted = model.probabilities(features).argmax(axis=1)
-    print(f"training accuracy {float((predicted == y).mean()):.3f}")
+    model = fit_model(features, y, args.c)
     model.save(args.out, LOOSE)
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
 

@@ -409,15 +409,7 @@ def main() -> None:
     y = np.array([VERDICTS.index(label) for label in labels])  # type: ignore[arg-type]
     print(f"features {features.shape} in {time.perf_counter() - t0:.0f} s", flush=True)
 
-    from sklearn.linear_model import LogisticRegression
-
-    mean = features.mean(axis=0)
-    scale = features.std(axis=0) + 1e-6
-    classifier = LogisticRegression(C=args.c, max_iter=2000, class_weight="balanced")
-    classifier.fit((features - mean) / scale, y)
-    model = VerdictModel(mean, scale, classifier.coef_.T.copy(), classifier.intercept_.copy())
-    predicted = model.probabilities(features).argmax(axis=1)
-    print(f"training accuracy {float((predicted == y).mean()):.3f}")
+    model = fit_model(features, y, args.c)
     model.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
     if claims is not None and examined is not None:
@@ -427,8 +419,6 @@ def main() -> None:
 def examine_on_index(args: argparse.Namespace, embedder):  # type: ignore[no-untyped-def]
     """Every train claim's examined sentences on the SciFact index (lexical signals only), and
     the claims' vectors; the retrieved sentences come from the --examined cache when it has them."""
-    from tqdm import tqdm
-
     from api.settings import Settings
     from index.snapshot import load_snapshot
     from index.store import IndexStore
@@ -443,22 +433,44 @@ def examine_on_index(args: argparse.Namespace, embedder):  # type: ignore[no-unt
     checker = FactChecker(answerer)
     checker.model = None  # lexical signals and vectors only: the model is trained on them
     texts = [c.text for c in claims]
-    if args.examined is not None and args.examined.is_file():
-        candidates, vectors = load_candidates(args.examined, texts)
-    else:
-        candidates, rows = [], []
-        for claim in tqdm(texts, unit="claim", desc="retrieving", mininterval=10):
-            found, vector = checker.candidates(snapshot, claim)
-            candidates.append(found)
-            rows.append(vector)
-        vectors = np.vstack(rows)
-        if args.examined is not None:
-            save_candidates(args.examined, texts, candidates, vectors)
+    candidates, vectors = retrieved(checker, snapshot, texts, args.examined)
     examined = [
         checker.weigh(snapshot, claim, found, None)
         for claim, found in zip(texts, candidates, strict=True)
     ]
     return claims, examined, vectors
+
+
+def fit_model(features: np.ndarray, y: np.ndarray, c: float) -> VerdictModel:
+    """A balanced logistic regression over standardised features, as a VerdictModel."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0) + 1e-6
+    classifier = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+    classifier.fit((features - mean) / scale, y)
+    model = VerdictModel(mean, scale, classifier.coef_.T.copy(), classifier.intercept_.copy())
+    predicted = model.probabilities(features).argmax(axis=1)
+    print(f"training accuracy {float((predicted == y).mean()):.3f}")
+    return model
+
+
+def retrieved(checker, snapshot, texts: list[str], examined: Path | None):  # type: ignore[no-untyped-def]
+    """Each claim's retrieved sentences and vector: read from the `examined` cache when it
+    exists, else retrieved (and written there when a path is given)."""
+    from tqdm import tqdm
+
+    if examined is not None and examined.is_file():
+        return load_candidates(examined, texts)
+    candidates, rows = [], []
+    for claim in tqdm(texts, unit="claim", desc="retrieving", mininterval=10):
+        found, vector = checker.candidates(snapshot, claim)
+        candidates.append(found)
+        rows.append(vector)
+    vectors = np.vstack(rows)
+    if examined is not None:
+        save_candidates(examined, texts, candidates, vectors)
+    return candidates, vectors
 
 
 _FLOATS = ("similarity", "overlap", "chunk_score", "score")

@@ -225,6 +225,16 @@ def splits(golds: Sequence[GoldClaim]) -> dict[str, list[int]]:
     return found
 
 
+def reported_subsets(parts: dict[str, list[int]], count: int) -> dict[str, list[int]]:
+    """The claim indices each report covers, by its label: all, then each split."""
+    return {
+        "all": list(range(count)),
+        "ids 0 mod 4 (model trained on)": parts["train"],
+        "ids 2 mod 4 (thresholds tuned on)": parts["tune"],
+        "odd ids (held out)": parts["report"],
+    }
+
+
 def halves(golds: Sequence[GoldClaim]) -> tuple[list[int], list[int]]:
     """Indices of claims with even ids and odd ids (held out)."""
     even = [i for i, g in enumerate(golds) if int(g.claim_id) % 2 == 0]
