@@ -10,4 +10,5 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# A crash in native code (at exit too) prints every thread's Python stack, not just "Segmentation fault".
+PYTHONFAULTHANDLER=1 .venv/bin/python -m pytest "$@"

@@ -44,6 +44,21 @@ def _no_qa_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
 
 @pytest.fixture(scope="session")
+def two_nodes() -> Iterator[Any]:
+    """The simulated two-node Ray cluster, started once a run.
+
+    One Ray session per process: Ray's background threads (Ray Data's among them) can outlive a
+    `ray.shutdown()` and touch the freed core worker once a second session starts, which crashed
+    the interpreter at exit (ray-project/ray#31145).
+    """
+    pytest.importorskip("ray")
+    from tests.ray_cluster import two_node_cluster
+
+    with two_node_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     """The packaged MiniLM model, loaded once for the whole run."""
     return SentenceTransformerEmbedder()

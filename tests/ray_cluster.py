@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
-import pytest
 import ray
 from ray.cluster_utils import Cluster
 
 
-@pytest.fixture(scope="module")
-def two_nodes() -> Iterator[Cluster]:
+@contextmanager
+def two_node_cluster() -> Iterator[Cluster]:
     """A head and a worker node of one CPU each; this process is the driver."""
     cluster = Cluster(
         initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}

@@ -24,11 +24,8 @@ from index.distributed import (  # noqa: E402
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder  # noqa: E402
 from index.shards import read_sharded, shard_folder  # noqa: E402
 from index.store import IndexStore  # noqa: E402
-from tests import ray_cluster  # noqa: E402
 from tests.conftest import SEED_DOC_ID, SEEDS  # noqa: E402
 from tests.embedders import WordHashEmbedder  # noqa: E402
-
-two_nodes = ray_cluster.two_nodes
 
 CHUNKING = ChunkingConfig()
 MODEL = ModelConfig(DEFAULT_MODEL)

@@ -25,12 +25,9 @@ from index.shard_actors import RemoteVectors, ShardActors  # noqa: E402
 from index.sharded import ShardedVectors  # noqa: E402
 from index.store import IndexStore  # noqa: E402
 from qa.service import QAService  # noqa: E402
-from tests import ray_cluster  # noqa: E402
 from tests.embedders import WordHashEmbedder  # noqa: E402
 from tests.test_shards import CHUNKING, doc, write  # noqa: E402
 from tests.test_shards_service import _answers, _corpus  # noqa: E402
-
-two_nodes = ray_cluster.two_nodes
 
 QUERIES = ["climate finance", "security council trade", "organized crime", "peace region 3"]
 
