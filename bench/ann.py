@@ -54,7 +54,7 @@ def real_vectors(count: int) -> np.ndarray:
             count,
         )
     )
-    vectors = load_embedder(settings).embed_batch(texts)
+    vectors = load_embedder(settings).embed_passages(texts)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache, vectors)
     return vectors

@@ -50,6 +50,9 @@ class ConstantEmbedder:
 
         return np.full((len(texts), self.dimensions), self.dimensions**-0.5, np.float32)
 
+    def embed_passages(self, texts: list[str]) -> Any:
+        return self.embed_batch(texts)
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "dimensions": self.dimensions}
 

@@ -17,6 +17,7 @@ from index.embedding import Embedder
 @dataclass
 class _Request:
     texts: Sequence[str]
+    passages: bool  # texts an index stores (Embedder.embed_passages), not a question's
     result: Future[np.ndarray] = field(default_factory=Future)
 
 
@@ -62,18 +63,27 @@ class BatchingEmbedder(Embedder):
         self.dimensions = self.inner.dimensions
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, passages=False)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, passages=True)
+
+    def _embed(self, texts: Sequence[str], passages: bool) -> np.ndarray:
         if threading.current_thread() is self._thread:
-            return self.inner.embed_batch(texts)
+            return self._inner_embed(texts, passages)
         parts = [
-            self._submit(texts[i : i + self.max_batch])
+            self._submit(texts[i : i + self.max_batch], passages)
             for i in range(0, len(texts), self.max_batch)
         ]
         return np.vstack(parts) if parts else np.zeros((0, self.dimensions), np.float32)
 
-    def _submit(self, texts: Sequence[str]) -> np.ndarray:
+    def _inner_embed(self, texts: Sequence[str], passages: bool) -> np.ndarray:
+        return self.inner.embed_passages(texts) if passages else self.inner.embed_batch(texts)
+
+    def _submit(self, texts: Sequence[str], passages: bool) -> np.ndarray:
         if self._closed:
             raise RuntimeError("the embedder is closed")
-        request = _Request(texts)
+        request = _Request(texts, passages)
         self._queue.put(request)
         return request.result.result()
 
@@ -104,9 +114,23 @@ class BatchingEmbedder(Embedder):
                 return
 
     def _run(self, batch: list[_Request]) -> None:
+        # Stored texts and questions may take different graphs (index.onnx_embedding, int8):
+        # one model call for each kind waiting.
+        groups = [[r for r in batch if r.passages is passages] for passages in (False, True)]
+        for number, group in enumerate(groups):
+            if not group:
+                continue
+            try:
+                self._run_group(group, group[0].passages)
+            except BaseException as exc:
+                for request in (r for later in groups[number + 1 :] for r in later):
+                    request.result.set_exception(exc)
+                raise
+
+    def _run_group(self, batch: list[_Request], passages: bool) -> None:
         texts = [text for request in batch for text in request.texts]
         try:
-            vectors = self.inner.embed_batch(texts)
+            vectors = self._inner_embed(texts, passages)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].result.set_exception(exc)
@@ -114,7 +138,7 @@ class BatchingEmbedder(Embedder):
             # One request's text (say, a lone surrogate the tokenizer refuses) must not fail
             # the others it was batched with: each is tried again on its own.
             for request in batch:
-                self._run([request])
+                self._run_group([request], passages)
             return
         except BaseException as exc:
             for request in batch:

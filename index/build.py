@@ -364,7 +364,7 @@ class IndexWriter:
         batch = 256
         parts = []
         for i in range(0, len(texts), batch):
-            parts.append(model.embed_batch(texts[i : i + batch]))
+            parts.append(model.embed_passages(texts[i : i + batch]))
             release_free_memory()
             if self.progress is not None:
                 self.progress.update(len(texts[i : i + batch]))

@@ -208,7 +208,7 @@ class EmbeddingActor:
             counts.append(len(found))
             texts.extend(found)
         parts = [
-            self.embedder.embed_batch(texts[i : i + EMBED_BATCH])
+            self.embedder.embed_passages(texts[i : i + EMBED_BATCH])
             for i in range(0, len(texts), EMBED_BATCH)
         ]
         vectors = np.vstack(parts) if parts else np.zeros((0, self.embedder.dimensions), np.float32)
@@ -256,6 +256,10 @@ class PrecomputedEmbedder(Embedder):
             self._vectors[text] = (vector, held[1] + 1 if held else 1)
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Only the writer asks, and only for texts it stores: as embed_passages."""
+        return self.embed_passages(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         rows: list[np.ndarray | None] = []
         for text in texts:
             held = self._vectors.pop(text, None)
@@ -264,7 +268,7 @@ class PrecomputedEmbedder(Embedder):
             rows.append(None if held is None else held[0])
         missing = [text for text, row in zip(texts, rows, strict=True) if row is None]
         if missing:
-            embedded = iter(self._local().embed_batch(missing))
+            embedded = iter(self._local().embed_passages(missing))
             rows = [next(embedded) if row is None else row for row in rows]
         if not rows:
             return np.zeros((0, self.dimensions), np.float32)

@@ -29,9 +29,13 @@ class Embedder(Embeddings, ABC):
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts as a (len(texts), dimensions) float32 array of unit vectors."""
 
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts an index stores (chunks, sentence vectors); by default as embed_batch."""
+        return self.embed_batch(texts)
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Langchain's interface: a list of vectors."""
-        return self.embed_batch(texts).tolist()
+        """Langchain's interface: a list of vectors of stored texts."""
+        return self.embed_passages(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         """Langchain's interface: one vector."""

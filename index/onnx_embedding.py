@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -141,7 +142,17 @@ def exported_model(model: str, cache_dir: Path, quantization: str = "none") -> P
 
 
 class OnnxEmbedder(Embedder):
-    """A sentence-transformers BERT model (mean pooling, normalised) on ONNX Runtime's CPU."""
+    """A sentence-transformers BERT model (mean pooling, normalised) on ONNX Runtime's CPU.
+
+    With int8, the texts an index stores (embed_passages) go through the quantised graph and
+    everything embedded at question time (embed_batch: questions, the sentences an answer
+    reads, claims) through the fp32 one. An int8 vector is the fp32 one plus noise (cosine about
+    0.995): on both sides of a cosine the noise flipped near-ties between sentences and moved
+    abstention across its threshold (staff set top-1 -1.4 points, wrong refusals +1.4), on one
+    side only it changed one staff question of 293 (docs/performance.md). Each graph's session
+    is opened on first use: `qa index` never loads the fp32 graph, a server that only answers
+    never loads the int8 one.
+    """
 
     def __init__(
         self,
@@ -157,25 +168,21 @@ class OnnxEmbedder(Embedder):
         """threads: ONNX Runtime's intra-op threads (None: all cores). spinning: let idle
         threads spin for the next call (lower latency on an idle machine, CPU burnt on a busy
         one)."""
-        import onnxruntime as ort
+        import onnxruntime
         from tokenizers import Tokenizer
 
+        self._ort = onnxruntime  # imported here: a missing runtime fails at load, not later
         folder = resolve_model_path(model)
         tokenizer_file = folder / "tokenizer.json"
         if not tokenizer_file.is_file():
             raise ModelNotFound(f"model {model!r} has no tokenizer.json for the ONNX runtime")
+        # The graph of stored vectors (what the quantisation names), then the questions' one.
         self.graph = exported_model(model, cache_dir, quantization)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        spin = "1" if spinning else "0"
-        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
-        self._session = ort.InferenceSession(
-            str(self.graph), options, providers=["CPUExecutionProvider"]
-        )
-        self.threads = options.intra_op_num_threads
+        self.query_graph = exported_model(model, cache_dir, "none")
+        self.threads = threads or os.cpu_count() or 1
+        self._spinning = spinning
+        self._sessions: dict[Path, Any] = {}
+        self._sessions_lock = threading.Lock()
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.max_seq_length = int(
             max_seq_length or min(512, config.get("max_position_embeddings", 512))
@@ -189,38 +196,52 @@ class OnnxEmbedder(Embedder):
         self.batch_size = batch_size
         self._counter = TokenCounter.from_model_folder(folder)
 
+    def _session(self, graph: Path) -> Any:
+        """The graph's inference session, opened on first use."""
+        with self._sessions_lock:
+            session = self._sessions.get(graph)
+            if session is None:
+                ort = self._ort
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
+                options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                spin = "1" if self._spinning else "0"
+                options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+                session = ort.InferenceSession(
+                    str(graph), options, providers=["CPUExecutionProvider"]
+                )
+                self._sessions[graph] = session
+            return session
+
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts in batches of similar length (less padding), in the order given.
+        """Embed texts in batches of similar length (less padding), in the order given; with
+        the fp32 graph whatever the quantisation (the class docstring says why)."""
+        return self._embed(texts, self.query_graph, self.batch_size)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts an index stores with the quantisation's graph.
 
         int8 embeds each text alone: dynamic quantisation scales a whole input tensor at once,
         so in a batch a text's vector moved with its neighbours (cosine 0.990 against the same
-        text alone), and concurrent questions got other scores than one at a time. Alone it
-        also pads nothing: 38 against 52 CPU ms a SciFact abstract in batches of 16, 2.2 against
-        1.8 a question in batches of 8 (docs/performance.md).
+        text alone). Alone it also pads nothing: 38 against 52 CPU ms a SciFact abstract in
+        batches of 16 (docs/performance.md).
         """
+        batch_size = self.batch_size if self.quantization == "none" else 1
+        return self._embed(texts, self.graph, batch_size)
+
+    def _embed(self, texts: Sequence[str], graph: Path, batch_size: int) -> np.ndarray:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return out
+        session = self._session(graph)
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        batch_size = self.batch_size if self.quantization == "none" else 1
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            out[rows] = self._embed_encoded([encodings[i].ids for i in rows])
+            out[rows] = _embed_encoded(session, [encodings[i].ids for i in rows])
         return out
-
-    def _embed_encoded(self, token_ids: list[list[int]]) -> np.ndarray:
-        width = max(len(ids) for ids in token_ids)
-        input_ids = np.zeros((len(token_ids), width), dtype=np.int64)
-        mask = np.zeros((len(token_ids), width), dtype=np.int64)
-        for row, ids in enumerate(token_ids):
-            input_ids[row, : len(ids)] = ids
-            mask[row, : len(ids)] = 1
-        feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": 0 * mask}
-        (token_vectors,) = self._session.run(None, feed)
-        weights = mask[:, :, None].astype(np.float32)
-        means = (token_vectors * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        return normalise(means)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of text for this model's tokenizer, untruncated, without special tokens."""
@@ -235,3 +256,18 @@ class OnnxEmbedder(Embedder):
             "quantization": self.quantization,
             **({"quantize_version": QUANTIZE_VERSION} if self.quantization != "none" else {}),
         }
+
+
+def _embed_encoded(session: Any, token_ids: list[list[int]]) -> np.ndarray:
+    """Mean-pooled, normalised token vectors of one padded batch."""
+    width = max(len(ids) for ids in token_ids)
+    input_ids = np.zeros((len(token_ids), width), dtype=np.int64)
+    mask = np.zeros((len(token_ids), width), dtype=np.int64)
+    for row, ids in enumerate(token_ids):
+        input_ids[row, : len(ids)] = ids
+        mask[row, : len(ids)] = 1
+    feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": 0 * mask}
+    (token_vectors,) = session.run(None, feed)
+    weights = mask[:, :, None].astype(np.float32)
+    means = (token_vectors * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return normalise(means)

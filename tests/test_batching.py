@@ -35,6 +35,47 @@ class RecordingEmbedder(Embedder):
         return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
 
 
+class TwoGraphEmbedder(RecordingEmbedder):
+    """Stored texts' vectors (embed_passages) are the questions' negated, as another graph's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.kinds.append("question")
+        return super().embed_batch(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.kinds.append("passage")
+        return -super().embed_batch(texts)
+
+
+def test_questions_and_stored_texts_waiting_together_each_take_their_own_call() -> None:
+    inner = TwoGraphEmbedder()
+    inner.hold.clear()
+    embedder = BatchingEmbedder(inner, max_batch=32)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            first = pool.submit(embedder.embed_batch, ["a"])
+            assert inner.entered.wait(5)
+            stored = pool.submit(embedder.embed_passages, ["bb"])
+            while embedder._queue.qsize() < 1:
+                threading.Event().wait(0.001)
+            asked = pool.submit(embedder.embed_batch, ["ccc"])
+            while embedder._queue.qsize() < 2:
+                threading.Event().wait(0.001)
+            inner.hold.set()
+            assert first.result()[:, 0].tolist() == [1.0]
+            assert stored.result()[:, 0].tolist() == [-2.0]
+            assert asked.result()[:, 0].tolist() == [3.0]
+        assert inner.calls == [["a"], ["ccc"], ["bb"]]
+        assert inner.kinds == ["question", "question", "passage"]
+        assert embedder.batches == 3
+    finally:
+        embedder.close()
+
+
 def test_requests_waiting_together_go_in_one_model_call() -> None:
     inner = RecordingEmbedder()
     inner.hold.clear()

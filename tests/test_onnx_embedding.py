@@ -78,13 +78,26 @@ def test_int8_vectors_stay_near_fp32s_and_the_index_records_the_recipe(
 ) -> None:
     int8 = OnnxEmbedder(cache_dir=cache_dir, quantization="int8")
     assert int8.graph.name.endswith(f"-int8-q{QUANTIZE_VERSION}.onnx")
-    cosines = (int8.embed_batch(TEXTS) * onnx_embedder.embed_batch(TEXTS)).sum(axis=1)
+    stored = int8.embed_passages(TEXTS)
+    cosines = (stored * onnx_embedder.embed_batch(TEXTS)).sum(axis=1)
     assert min(c for c, text in zip(cosines, TEXTS, strict=True) if text) >= 0.99
     assert cosines[TEXTS.index("")] >= 0.97  # two special tokens only: the most sensitive
-    alone = np.vstack([int8.embed_batch([text]) for text in TEXTS])
-    assert np.array_equal(int8.embed_batch(TEXTS), alone)  # a text's vector ignores its batch
+    assert cosines.max() < 0.99999  # another graph than fp32's
+    alone = np.vstack([int8.embed_passages([text]) for text in TEXTS])
+    assert np.array_equal(stored, alone)  # a text's vector ignores its batch
     assert int8.describe() == {
         **onnx_embedder.describe(),
         "quantization": "int8",
         "quantize_version": QUANTIZE_VERSION,
     }
+
+
+def test_int8_embeds_what_is_asked_with_the_fp32_graph(
+    cache_dir: Path, onnx_embedder: OnnxEmbedder
+) -> None:
+    int8 = OnnxEmbedder(cache_dir=cache_dir, quantization="int8", batch_size=2)
+    assert int8.query_graph == onnx_embedder.graph
+    assert np.array_equal(int8.embed_batch(TEXTS), onnx_embedder.embed_batch(TEXTS))
+    assert np.array_equal(int8.embed_query(TEXTS[0]), onnx_embedder.embed_query(TEXTS[0]))
+    assert np.array_equal(int8.embed_documents(TEXTS[:2]), int8.embed_passages(TEXTS[:2]).tolist())
+    assert np.array_equal(onnx_embedder.embed_passages(TEXTS), onnx_embedder.embed_batch(TEXTS))
