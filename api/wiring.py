@@ -26,7 +26,7 @@ from qa.service import QAService
 
 if TYPE_CHECKING:
     from index.build import BuildReport, Progress
-    from index.snapshot import VectorSource
+    from index.snapshot import ShardSource
     from qa.generate import GroundedGenerator
 
 logger = logging.getLogger("api")
@@ -155,7 +155,7 @@ def load_service(
     return service
 
 
-def shard_actors(settings: Settings, dimensions: int) -> VectorSource:
+def shard_actors(settings: Settings, dimensions: int) -> ShardSource:
     """`qa serve --distributed`: each shard's vectors held by a Ray actor on the cluster at
     QA_RAY_ADDRESS (else a local Ray); Ray is imported here only (the `cluster` extra)."""
     import ray

@@ -63,6 +63,21 @@ class KeywordStatistics:
         )
 
 
+@dataclass(frozen=True)
+class KeywordMatch:
+    """A query's keyword candidates: the best rows and their scores (best first), and the
+    scores of the rows asked about."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    at: np.ndarray
+
+    @property
+    def top(self) -> float:
+        """The best score of any row (0.0 when none scores)."""
+        return float(self.scores[0]) if len(self.scores) else 0.0
+
+
 class _CollectionBM25(bm25s.BM25):
     """bm25s scoring these chunks with a whole collection's statistics."""
 
@@ -144,6 +159,11 @@ class KeywordIndex:
         elif local:
             self._bm25.index([list(t) for t in token_lists], show_progress=False)
 
+    def array_bytes(self) -> int:
+        """The bytes of bm25s's score matrix (data, indices, indptr)."""
+        scores = getattr(self._bm25, "scores", None) or {}
+        return sum(int(a.nbytes) for a in scores.values() if isinstance(a, np.ndarray))
+
     def idf(self, term: str) -> float:
         """Inverse document frequency of a token (BM25's form, always positive)."""
         return bm25_idf(self.document_frequency.get(term, 0), self.size)
@@ -159,6 +179,44 @@ class KeywordIndex:
     def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and scores of the k best rows with a positive score, best first."""
         return top_rows(self.scores(query_tokens), k)
+
+    def match(
+        self,
+        query_tokens: Sequence[str],
+        k: int,
+        rows: np.ndarray,
+        allowed: np.ndarray | None = None,
+    ) -> KeywordMatch:
+        """The k best rows with a positive score and the scores of `rows`, only rows of
+        `allowed` scoring when given (one scoring of the query for both)."""
+        scores = self.scores(query_tokens)
+        if allowed is not None:
+            mask = np.zeros(len(scores), bool)
+            mask[allowed] = True
+            scores = np.where(mask, scores, 0.0).astype(np.float32)
+        best, best_scores = top_rows(scores, k)
+        return KeywordMatch(best, best_scores, scores[np.asarray(rows, np.int64)])
+
+    def present(self, tokens: Sequence[str], rows: np.ndarray | None = None) -> list[bool]:
+        """For each token, whether a row (of `rows`, when given) holds it."""
+        found = []
+        for token in tokens:
+            if rows is None or token not in self._local:
+                # A row holding a token scores above 0 for it (BM25's idf is positive).
+                found.append(token in self._local)
+                continue
+            scores = self.scores([token])[np.asarray(rows, np.int64)]
+            found.append(bool(len(scores)) and float(scores.max()) > 0)
+        return found
+
+    def best(self, token: str) -> tuple[int, float]:
+        """The first of the rows scoring best for the token, and its score; (-1, 0.0) when no
+        row holds it."""
+        scores = self.scores([token])
+        if not len(scores) or float(scores.max()) <= 0:
+            return -1, 0.0
+        row = int(scores.argmax())
+        return row, float(scores[row])
 
 
 def bm25_idf(frequency: int, chunks: int) -> float:

@@ -1,21 +1,29 @@
-"""A sharded index's vectors served by Ray actors, one per shard (`qa serve --distributed`).
+"""Shard actors (`qa serve --distributed`): each shard's vectors and BM25 held by a Ray actor.
 
-This process keeps each shard's chunks, texts and BM25 (with the collection's statistics) and
-answers as `qa serve` does; each shard's vectors are loaded and searched by an actor of its own,
-which reads them from the shard's folder (a shared mount on a real cluster), so a question's
-vector goes to every shard and only each shard's best rows come back (index.sharded gathers
-them). Ray restarts a dead actor (`max_restarts=-1`), which loads the same version again; until
-it answers, a question gets ShardUnavailable (a 503 naming the shard), never an answer from the
-other shards alone. Only `qa serve --distributed` imports this module, and with it Ray.
+This process keeps each shard's chunks and texts (and the multilingual channel's vectors) and
+answers as `qa serve` does; each shard's vectors and keyword index are loaded and searched by
+an actor of its own, which reads them from the shard's folder (a shared mount on a real
+cluster), so a question's vector and tokens go to every shard and only each shard's best rows
+and the scores asked for come back (index.sharded gathers them). This process holds of the
+keyword index only the collection's statistics (document frequencies), which answer idf.
 
-A start of issue 20's step 4: the BM25 scores and the multilingual channel's vectors are
-still this process's. Every shard is sent a question's vector before any answer is awaited.
+BM25 scores depend on the whole collection's statistics, which every publish changes (an upload
+to one shard changes every shard's idf): an actor is one shard version's, and keeps a keyword
+index per statistics (keyed by their digest) for the versions served, built from its shard's
+tokens on request (`prepare`). Ray restarts a dead actor (`max_restarts=-1`), which loads the
+same version again with the statistics it was made with; a question for other statistics finds
+them missing and sends them (RemoteKeywords). Until an actor answers, a question gets
+ShardUnavailable (a 503 naming the shard), never an answer from the other shards alone. Only
+`qa serve --distributed` imports this module, and with it Ray. Every shard is sent a question
+before any answer is awaited.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,9 +32,10 @@ import ray
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
 from index.errors import ShardUnavailable
-from index.sharded import VectorPart
+from index.keyword import KeywordIndex, KeywordMatch, KeywordStatistics
+from index.sharded import KeywordPart, VectorPart
 from index.shards import ShardStore
-from index.snapshot import snapshot_of
+from index.snapshot import shard_indexes
 from index.vectors import VectorIndex
 
 # A question waits this long for a shard before it is refused.
@@ -37,13 +46,22 @@ LOAD_TIMEOUT_S = 600.0
 ACTOR_CPUS = 0.1
 
 
-class ShardServer:
-    """A Ray actor: one shard's vectors at one version, searched where they are held."""
+def statistics_key(statistics: KeywordStatistics) -> str:
+    """A digest naming the statistics (equal statistics, equal key)."""
+    text = json.dumps(statistics.to_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
-    def __init__(self, root: str, manifest: str, dimensions: int) -> None:
-        store = ShardStore(Path(root), manifest)
-        snapshot = snapshot_of(store, store.read_manifest_named(manifest), manifest, dimensions)
-        self.vectors = snapshot.vectors
+
+class ShardServer:
+    """A Ray actor: one shard's vectors and BM25 at one version, searched where they are held."""
+
+    def __init__(
+        self, root: str, manifest: str, dimensions: int, key: str, statistics: KeywordStatistics
+    ) -> None:
+        self.store = ShardStore(Path(root), manifest)
+        self.manifest = self.store.read_manifest_named(manifest)
+        self.vectors, keywords = shard_indexes(self.store, self.manifest, dimensions, statistics)
+        self.keywords: dict[str, KeywordIndex] = {key: keywords}
 
     def size(self) -> int:
         return len(self.vectors)
@@ -51,6 +69,20 @@ class ShardServer:
     def node(self) -> str:
         """The Ray node this actor runs on."""
         return str(ray.get_runtime_context().get_node_id())
+
+    def footprint(self) -> dict[str, int]:
+        """The actor's resident memory and what its indexes' arrays hold, in bytes (for
+        bench/shard_memory.py)."""
+        rss = 0
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+        return {
+            "rss": rss,
+            "flat_vectors": len(self.vectors) * self.vectors.dimensions * 4,
+            "keywords": sum(k.array_bytes() for k in self.keywords.values()),
+            "keyword_indexes": len(self.keywords),
+        }
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self.vectors.search(queries, k)
@@ -60,6 +92,52 @@ class ShardServer:
 
     def set_nprobe(self, nprobe: int) -> None:
         self.vectors.set_nprobe(nprobe)
+
+    def prepare(self, key: str, statistics: KeywordStatistics) -> bool:
+        """A keyword index with these statistics, built from the shard's tokens if new."""
+        if key not in self.keywords:
+            _, self.keywords[key] = shard_indexes(
+                self.store, self.manifest, 0, statistics, with_vectors=False
+            )
+        return True
+
+    def keep(self, keys: list[str]) -> None:
+        """Drop the keyword indexes of statistics no version served uses."""
+        for key in [k for k in self.keywords if k not in keys]:
+            del self.keywords[key]
+
+    def match(
+        self,
+        key: str,
+        tokens: Sequence[str],
+        k: int,
+        rows: np.ndarray,
+        allowed: np.ndarray | None,
+    ) -> KeywordMatch | None:
+        """KeywordIndex.match with those statistics; None when they are not prepared."""
+        keywords = self.keywords.get(key)
+        return None if keywords is None else keywords.match(tokens, k, rows, allowed)
+
+    def present(
+        self, key: str, tokens: Sequence[str], rows: np.ndarray | None
+    ) -> list[bool] | None:
+        keywords = self.keywords.get(key)
+        return None if keywords is None else keywords.present(tokens, rows)
+
+    def best(self, key: str, token: str) -> tuple[int, float] | None:
+        keywords = self.keywords.get(key)
+        return None if keywords is None else keywords.best(token)
+
+
+def _answer(ref: Any, timeout: float, shard: int, shards: int) -> Any:
+    """The actor's answer, or ShardUnavailable naming the shard."""
+    try:
+        return ray.get(ref, timeout=timeout)
+    except (RayActorError, ActorUnavailableError, GetTimeoutError) as exc:
+        raise ShardUnavailable(
+            f"shard {shard + 1} of {shards} is unavailable (its actor is down or "
+            "restarting); retry shortly"
+        ) from exc
 
 
 class RemoteVectors:
@@ -95,18 +173,75 @@ class RemoteVectors:
         return {"kind": "ray_actor", "shard": self.shard, "vectors": self.rows}
 
     def _get(self, ref: Any) -> Any:
-        try:
-            return ray.get(ref, timeout=self.timeout)
-        except (RayActorError, ActorUnavailableError, GetTimeoutError) as exc:
-            raise ShardUnavailable(
-                f"shard {self.shard + 1} of {self.shards} is unavailable (its actor is down or "
-                "restarting); retry shortly"
-            ) from exc
+        return _answer(ref, self.timeout, self.shard, self.shards)
+
+
+class RemoteKeywords:
+    """One shard's BM25 as index.sharded asks for it (a KeywordPart), answered by its actor
+    with the statistics of the version this was made for."""
+
+    def __init__(
+        self,
+        actor: Any,
+        shard: int,
+        shards: int,
+        rows: int,
+        key: str,
+        statistics: Any,
+        timeout: float,
+    ) -> None:
+        self.actor = actor
+        self.shard = shard
+        self.shards = shards
+        self.rows = rows
+        self.key = key
+        self.statistics = statistics  # an ObjectRef: sent once per actor, not per question
+        self.timeout = timeout
+
+    def match(
+        self, tokens: Sequence[str], k: int, rows: np.ndarray, allowed: np.ndarray | None = None
+    ) -> KeywordMatch:
+        return cast(KeywordMatch, self.match_later(tokens, k, rows, allowed)())
+
+    def match_later(
+        self, tokens: Sequence[str], k: int, rows: np.ndarray, allowed: np.ndarray | None = None
+    ) -> Callable[[], KeywordMatch]:
+        return self._later("match", list(tokens), k, rows, allowed)
+
+    def present(self, tokens: Sequence[str], rows: np.ndarray | None = None) -> list[bool]:
+        return cast(list[bool], self.present_later(tokens, rows)())
+
+    def present_later(
+        self, tokens: Sequence[str], rows: np.ndarray | None = None
+    ) -> Callable[[], list[bool]]:
+        return self._later("present", list(tokens), rows)
+
+    def best(self, token: str) -> tuple[int, float]:
+        return cast(tuple[int, float], self.best_later(token)())
+
+    def best_later(self, token: str) -> Callable[[], tuple[int, float]]:
+        return self._later("best", token)
+
+    def _later(self, method: str, *args: Any) -> Callable[[], Any]:
+        ref = getattr(self.actor, method).remote(self.key, *args)
+
+        def wait() -> Any:
+            found = _answer(ref, self.timeout, self.shard, self.shards)
+            if found is None:
+                # A restarted actor has only the statistics it was made with: send these.
+                prepared = self.actor.prepare.remote(self.key, self.statistics)
+                _answer(prepared, self.timeout, self.shard, self.shards)
+                again = getattr(self.actor, method).remote(self.key, *args)
+                found = _answer(again, self.timeout, self.shard, self.shards)
+            return found
+
+        return wait
 
 
 class ShardActors:
-    """index.snapshot's VectorSource: an actor per shard and version, kept for the version
-    served and the one before it (a question may still be on it), the older ones ended."""
+    """index.snapshot's ShardSource: an actor per shard and version, kept for the version
+    served and the one before it (a question may still be on it), the older ones ended; each
+    keeps the keyword indexes of those versions' statistics."""
 
     def __init__(
         self,
@@ -120,58 +255,86 @@ class ShardActors:
         self.load_timeout = load_timeout
         self.cpus = cpus
         self.actors: dict[tuple[str, str | None], Any] = {}
-        self._generations: list[set[tuple[str, str | None]]] = []
+        self._generations: list[tuple[set[tuple[str, str | None]], str]] = []
         self._lock = threading.Lock()
 
-    def __call__(self, shards: list[tuple[ShardStore, int]]) -> list[VectorPart]:
-        """Each shard's vectors at the version read (an empty shard's are empty, here)."""
+    def __call__(
+        self, shards: list[tuple[ShardStore, int]], statistics: KeywordStatistics
+    ) -> list[tuple[VectorPart, KeywordPart]]:
+        """Each shard's vectors and BM25 at the version read (an empty shard's are here)."""
         # A reload and a write's validation may load versions at once.
         with self._lock:
-            return self._serve(shards)
+            return self._serve(shards, statistics)
 
-    def _serve(self, shards: list[tuple[ShardStore, int]]) -> list[VectorPart]:
-        served: list[VectorPart] = []
+    def _serve(
+        self, shards: list[tuple[ShardStore, int]], statistics: KeywordStatistics
+    ) -> list[tuple[VectorPart, KeywordPart]]:
+        key = statistics_key(statistics)
+        shared = ray.put(statistics)
         wanted: set[tuple[str, str | None]] = {
             (str(s.root), s.pinned) for s, _ in shards if s.pinned is not None
         }
-        self._generations = [*self._generations[-1:], wanted]
+        self._generations = [*self._generations[-1:], (wanted, key)]
+        # Every actor is created or sent the statistics before any is awaited.
+        loading = []
         for k, (store, rows) in enumerate(shards):
-            if store.pinned is None:
-                served.append(VectorIndex(self.dimensions))
-                continue
-            actor = self._actor(store, k, len(shards), rows)
-            served.append(RemoteVectors(actor, k, len(shards), rows, self.timeout))
-        self._retire()
-        return served
-
-    def _actor(self, store: ShardStore, shard: int, shards: int, rows: int) -> Any:
-        key = (str(store.root), store.pinned)
-        actor = self.actors.get(key)
-        if actor is None:
-            server: Any = ray.remote(ShardServer)
-            # SPREAD: shards on different nodes where it can, so their memory is spread too.
-            options = {
-                "max_restarts": -1,
-                "max_task_retries": 0,
-                "num_cpus": self.cpus,
-                "scheduling_strategy": "SPREAD",
-            }
-            actor = server.options(**options).remote(key[0], key[1], self.dimensions)
-            size = ray.get(actor.size.remote(), timeout=self.load_timeout)
-            if size != rows:
-                raise ShardUnavailable(
-                    f"shard {shard + 1} of {shards} holds {size} rows, not {rows}"
+            if store.pinned is not None:
+                loading.append((k, rows, *self._actor(store, key, shared)))
+        served: dict[int, tuple[VectorPart, KeywordPart]] = {}
+        try:
+            for k, rows, actor, ready, new in loading:
+                size = _answer(ready, self.load_timeout, k, len(shards))
+                if new and size != rows:
+                    raise ShardUnavailable(
+                        f"shard {k + 1} of {len(shards)} holds {size} rows, not {rows}"
+                    )
+                served[k] = (
+                    RemoteVectors(actor, k, len(shards), rows, self.timeout),
+                    RemoteKeywords(actor, k, len(shards), rows, key, shared, self.timeout),
                 )
-            self.actors[key] = actor
-        return actor
+        except Exception:
+            # An actor not known to hold its shard is not kept for the next load.
+            for k, _, actor, _, new in loading:
+                if new and k not in served:
+                    self._end(actor)
+            raise
+        self._retire()
+        return [
+            served.get(k, (VectorIndex(self.dimensions), KeywordIndex([], statistics)))
+            for k in range(len(shards))
+        ]
+
+    def _actor(self, store: ShardStore, key: str, statistics: Any) -> tuple[Any, Any, bool]:
+        """The shard version's actor, what to await for it to be ready, and whether it is new."""
+        name = (str(store.root), store.pinned)
+        actor = self.actors.get(name)
+        if actor is not None:
+            return actor, actor.prepare.remote(key, statistics), False
+        server: Any = ray.remote(ShardServer)
+        # SPREAD: shards on different nodes where it can, so their memory is spread too.
+        options = {
+            "max_restarts": -1,
+            "max_task_retries": 0,
+            "num_cpus": self.cpus,
+            "scheduling_strategy": "SPREAD",
+        }
+        actor = server.options(**options).remote(name[0], name[1], self.dimensions, key, statistics)
+        self.actors[name] = actor
+        return actor, actor.size.remote(), True
 
     def _retire(self) -> None:
-        kept = set().union(*self._generations)
-        for key in [k for k in self.actors if k not in kept]:
-            ray.kill(self.actors.pop(key), no_restart=True)
+        kept = set().union(*(names for names, _ in self._generations))
+        keys = sorted({key for _, key in self._generations})
+        for name in [n for n in self.actors if n not in kept]:
+            self._end(self.actors[name])
+        for actor in self.actors.values():
+            actor.keep.remote(keys)
+
+    def _end(self, actor: Any) -> None:
+        self.actors = {n: a for n, a in self.actors.items() if a is not actor}
+        ray.kill(actor, no_restart=True)
 
     def close(self) -> None:
         """End every actor."""
-        for actor in self.actors.values():
-            ray.kill(actor, no_restart=True)
-        self.actors.clear()
+        for actor in list(self.actors.values()):
+            self._end(actor)

@@ -16,7 +16,7 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
-from index.keyword import KeywordIndex, KeywordStatistics, bm25_idf, top_rows
+from index.keyword import KeywordMatch, KeywordStatistics, bm25_idf, top_rows
 
 
 class VectorPart(Protocol):
@@ -32,6 +32,35 @@ class VectorPart(Protocol):
     def set_nprobe(self, nprobe: int) -> None: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+
+class KeywordPart(Protocol):
+    """What a shard's BM25 answers: an index.keyword.KeywordIndex here, or one held by a Ray
+    actor (index.shard_actors), whose calls also come as NAME_later (sent now, awaited later)."""
+
+    rows: int
+
+    def match(
+        self,
+        query_tokens: Sequence[str],
+        k: int,
+        rows: np.ndarray,
+        allowed: np.ndarray | None = None,
+    ) -> KeywordMatch: ...
+
+    def present(self, tokens: Sequence[str], rows: np.ndarray | None = None) -> list[bool]: ...
+
+    def best(self, token: str) -> tuple[int, float]: ...
+
+
+def _later(part: object, name: str, *args: Any) -> Callable[[], Any]:
+    """part.name(*args), sent now when the part runs elsewhere (it has NAME_later), else run
+    when awaited."""
+    later = getattr(part, f"{name}_later", None)
+    if later is not None:
+        return cast(Callable[[], Any], later(*args))
+    call = getattr(part, name)
+    return lambda: call(*args)
 
 
 def _search_later(
@@ -108,10 +137,11 @@ class ShardedVectors:
 
 
 class ShardedKeywords:
-    """KeywordIndex's scores and search over the shards' BM25 indexes, rows numbered shard after
-    shard; idf and document frequencies are the collection's."""
+    """KeywordIndex's calls over the shards' BM25 indexes, rows numbered shard after shard;
+    idf and document frequencies are the collection's (this process holds only those: each
+    part scores its rows where it is held)."""
 
-    def __init__(self, parts: Sequence[KeywordIndex], statistics: KeywordStatistics) -> None:
+    def __init__(self, parts: Sequence[KeywordPart], statistics: KeywordStatistics) -> None:
         self.parts = list(parts)
         self.statistics = statistics
         self.size = statistics.chunks
@@ -123,22 +153,76 @@ class ShardedKeywords:
         """Inverse document frequency of a token in the whole collection."""
         return bm25_idf(self.document_frequency.get(term, 0), self.size)
 
-    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """The BM25 score of every row, each shard scoring its own."""
-        if not self.parts:
-            return np.zeros(0, np.float32)
-        return np.concatenate([p.scores(query_tokens) for p in self.parts]).astype(np.float32)
-
     def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and scores of the k best rows with a positive score: each shard's best k
         gathered, the best k kept."""
-        rows, scores = [], []
-        for part, offset in zip(self.parts, self.offsets, strict=False):
-            part_rows, part_scores = part.search(query_tokens, k)
-            rows.append(part_rows + offset)
-            scores.append(part_scores)
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        gathered_rows, gathered = np.concatenate(rows), np.concatenate(scores)
+        found = self.match(query_tokens, k, np.zeros(0, np.int64))
+        return found.rows, found.scores
+
+    def match(
+        self,
+        query_tokens: Sequence[str],
+        k: int,
+        rows: np.ndarray,
+        allowed: np.ndarray | None = None,
+    ) -> KeywordMatch:
+        """KeywordIndex.match over every shard: each shard's best k (of its allowed rows)
+        and its rows' scores, asked of every shard before any answer is awaited."""
+        rows = np.asarray(rows, np.int64)
+        at = np.zeros(len(rows), np.float32)
+        of_rows = _by_part(self.offsets, rows)
+        of_allowed = None if allowed is None else _by_part(self.offsets, allowed)
+        pending = []
+        for n, (part, offset) in enumerate(zip(self.parts, self.offsets, strict=False)):
+            mine = of_rows == n
+            part_allowed = None if allowed is None else allowed[of_allowed == n] - offset
+            if not part.rows or (part_allowed is not None and not len(part_allowed)):
+                continue  # its rows score 0 (none allowed)
+            later = _later(part, "match", query_tokens, k, rows[mine] - offset, part_allowed)
+            pending.append((offset, mine, later))
+        best_rows, best_scores = [], []
+        for offset, mine, later in pending:
+            found = cast(KeywordMatch, later())
+            at[mine] = found.at
+            best_rows.append(found.rows + offset)
+            best_scores.append(found.scores)
+        if not best_rows:
+            return KeywordMatch(np.zeros(0, np.int64), np.zeros(0, np.float32), at)
+        gathered_rows = np.concatenate(best_rows)
+        gathered = np.concatenate(best_scores).astype(np.float32)
         best, _ = top_rows(gathered, k)
-        return gathered_rows[best], gathered[best]
+        return KeywordMatch(gathered_rows[best], gathered[best], at)
+
+    def present(self, tokens: Sequence[str], rows: np.ndarray | None = None) -> list[bool]:
+        """For each token, whether a row (of `rows`, when given) of any shard holds it."""
+        found = [False] * len(tokens)
+        if not tokens:
+            return found
+        of_rows = None if rows is None else _by_part(self.offsets, np.asarray(rows, np.int64))
+        pending = []
+        for n, (part, offset) in enumerate(zip(self.parts, self.offsets, strict=False)):
+            part_rows = None
+            if rows is not None and of_rows is not None:
+                part_rows = np.asarray(rows, np.int64)[of_rows == n] - offset
+                if not len(part_rows):
+                    continue
+            if part.rows:
+                pending.append(_later(part, "present", tokens, part_rows))
+        for later in pending:
+            found = [a or b for a, b in zip(found, cast(list[bool], later()), strict=True)]
+        return found
+
+    def best(self, token: str) -> tuple[int, float]:
+        """The first of the rows scoring best for the token over all shards, and its score."""
+        pending = [
+            (offset, _later(part, "best", token))
+            for part, offset in zip(self.parts, self.offsets, strict=False)
+            if part.rows
+        ]
+        row, score = -1, 0.0
+        for offset, later in pending:
+            part_row, part_score = cast(tuple[int, float], later())
+            # Strictly better only: on a tie the earlier shard's row, as one array's argmax.
+            if part_row >= 0 and part_score > score:
+                row, score = int(part_row + offset), part_score
+        return row, score

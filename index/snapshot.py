@@ -14,14 +14,17 @@ from index.keyword import KeywordIndex, KeywordStatistics
 from index.language import detect_language
 from index.manifest import Manifest, ShardedManifest, check_channel, check_keyword_tokens
 from index.sentences import SentenceVectors
-from index.sharded import ShardedKeywords, ShardedVectors, VectorPart
+from index.sharded import KeywordPart, ShardedKeywords, ShardedVectors, VectorPart
 from index.shards import ShardStore, merged_manifest, shard_stores
 from index.store import Chunk, IndexStore, StoredDocument, segment_number
 from index.vectors import VectorIndex, VectorIndexSpec
 
-# Serves a version's shards' vectors elsewhere (index.shard_actors): given each shard's folder
-# at that version and its rows, each shard's vectors; None keeps them in this process.
-VectorSource = Callable[[list[tuple[ShardStore, int]]], list[VectorPart]]
+# Serves a version's shards' vectors and BM25 elsewhere (index.shard_actors): given each
+# shard's folder at that version with its rows, and the collection's BM25 statistics, each
+# shard's vectors and keyword index; None keeps them in this process.
+ShardSource = Callable[
+    [list[tuple[ShardStore, int]], KeywordStatistics], list[tuple[VectorPart, KeywordPart]]
+]
 
 # A sharded snapshot's chunk ids carry the shard above the segment number (index.store's
 # chunk_id), so that ids and stored sentence vectors stay apart across shards.
@@ -91,11 +94,11 @@ def load_snapshot(
     chunking: dict[str, int] | None = None,
     name: str | None = None,
     channel: dict[str, Any] | None = None,
-    vectors: VectorSource | None = None,
+    vectors: ShardSource | None = None,
 ) -> IndexSnapshot:
     """Read the published version of the index (an empty one when nothing is published).
 
-    vectors: where a sharded index's shards' vectors are served (None: in this process).
+    vectors: where a sharded index's shards' vectors and BM25 are served (None: here).
 
     With `model`, an index whose vectors another model made, or (with `chunking`) whose chunks
     were cut another way than configured, or (with `channel`) whose multilingual channel
@@ -134,7 +137,7 @@ def _load_version(
     model: dict[str, Any] | None,
     chunking: dict[str, int] | None,
     channel: dict[str, Any] | None = None,
-    vectors: VectorSource | None = None,
+    vectors: ShardSource | None = None,
 ) -> IndexSnapshot:
     if name is None:
         return snapshot_of(store, Manifest(version=0, model={}, chunking={}), None, dimensions)
@@ -165,7 +168,7 @@ def version_snapshot(
     store: IndexStore,
     manifest: Manifest | ShardedManifest,
     dimensions: int,
-    vectors: VectorSource | None = None,
+    vectors: ShardSource | None = None,
 ) -> IndexSnapshot:
     """The version a writer is about to publish, loaded (a copy: the writer goes on changing
     its manifest)."""
@@ -182,11 +185,11 @@ def sharded_snapshot(
     model: dict[str, Any] | None = None,
     chunking: dict[str, int] | None = None,
     channel: dict[str, Any] | None = None,
-    vectors: VectorSource | None = None,
+    vectors: ShardSource | None = None,
 ) -> IndexSnapshot:
     """Every shard's version that the top-level manifest names, loaded and read as one.
 
-    vectors: where each shard's vectors are served (not loaded here then); None: here.
+    vectors: where each shard's vectors and BM25 are served (not loaded here then); None: here.
     """
     parts = []
     shards = shard_stores(store, top)
@@ -202,7 +205,8 @@ def sharded_snapshot(
     served = None
     if vectors is not None:
         served = vectors(
-            [(shard, len(part.chunks)) for shard, part in zip(shards, parts, strict=True)]
+            [(shard, len(part.chunks)) for shard, part in zip(shards, parts, strict=True)],
+            top.statistics,
         )
     return merge_shards(top, parts, dimensions, served)
 
@@ -216,11 +220,11 @@ def merge_shards(
     top: ShardedManifest,
     parts: list[IndexSnapshot],
     dimensions: int,
-    served: list[VectorPart] | None = None,
+    served: list[tuple[VectorPart, KeywordPart]] | None = None,
 ) -> IndexSnapshot:
     """One snapshot over the shards' snapshots: rows shard after shard, search over all.
 
-    served: each shard's vectors when they are not its snapshot's (index.shard_actors).
+    served: each shard's vectors and BM25 when they are not its snapshot's (index.shard_actors).
     """
     chunks: list[Chunk] = []
     documents: dict[str, StoredDocument] = {}
@@ -234,8 +238,10 @@ def merge_shards(
             ((k << SHARD_SHIFT) | number, stored)
             for number, stored in part.sentences.segments.items()
         )
-    vectors: list[VectorPart] = served or [_one_index(p.vectors) for p in parts]
-    keywords = [_one_keywords(p.keywords) for p in parts]
+    vectors: list[VectorPart] = [_one_index(p.vectors) for p in parts]
+    keywords: list[KeywordPart] = [_one_keywords(p.keywords) for p in parts]
+    if served is not None:
+        vectors, keywords = [v for v, _ in served], [k for _, k in served]
     published = [p.manifest for p in parts if p.manifest_name is not None]
     manifest = merged_manifest(published, top.version)
     channel = None
@@ -282,7 +288,7 @@ def snapshot_of(
     """The version `manifest` describes, loaded from the store's segments.
 
     statistics: the collection's BM25 statistics when this index is one shard of it;
-    with_vectors: False leaves its vector index empty (a shard actor serves it).
+    with_vectors: False leaves its vector and keyword indexes empty (a shard actor serves them).
     """
     parts: list[np.ndarray] = []
     documents: dict[str, StoredDocument] = {}
@@ -300,7 +306,9 @@ def snapshot_of(
         if with_vectors:
             parts.append(seg_vectors)
         del seg_vectors
-        tokens.extend(seg_tokens)
+        if with_vectors:
+            tokens.extend(seg_tokens)
+        del seg_tokens
         stored = store.open_sentence_vectors(segment)
         if stored is not None:
             sentences[segment_number(segment)] = stored
@@ -337,3 +345,32 @@ def snapshot_of(
         channel,
         languages,
     )
+
+
+def shard_indexes(
+    store: IndexStore,
+    manifest: Manifest,
+    dimensions: int,
+    statistics: KeywordStatistics,
+    with_vectors: bool = True,
+) -> tuple[VectorIndex, KeywordIndex]:
+    """A shard's vector index (empty without with_vectors) and its BM25 with the collection's
+    statistics, read from its segments: what a shard actor holds (index.shard_actors)."""
+    parts: list[np.ndarray] = []
+    tokens: list[list[str]] = []
+    reading = {} if with_vectors else {"with_vectors": False}
+    for segment in manifest.segments:
+        _, _, seg_vectors, seg_tokens = store.read_segment(
+            segment, manifest.documents, manifest.segment_records.get(segment), **reading
+        )
+        if with_vectors:
+            parts.append(seg_vectors)
+        del seg_vectors
+        tokens.extend(seg_tokens)
+    vectors = VectorIndex(dimensions)
+    if with_vectors:
+        matrix = np.vstack(parts) if parts else np.zeros((0, dimensions), np.float32)
+        del parts
+        spec = VectorIndexSpec.from_dict(manifest.vector_index)
+        vectors = VectorIndex.build(dimensions, matrix, spec)
+    return vectors, KeywordIndex(tokens, statistics)

@@ -447,9 +447,9 @@ class Bridge:
 
     def surface(self, token: str, asked: str) -> str:
         """The token as written in the chunk using it most, in the form closest to asked."""
-        scores = self.snapshot.keywords.scores([token])
-        if len(scores) and scores.max() > 0:
-            chunk = self.snapshot.chunks[int(scores.argmax())]
+        row, _ = self.snapshot.keywords.best(token)
+        if row >= 0:
+            chunk = self.snapshot.chunks[row]
             words = surface_words(token, self.snapshot.chunk_text(chunk))
             if words:
                 return min(words, key=lambda w: (OSA.distance(w, asked.lower()), w))
@@ -498,18 +498,18 @@ class GroupWeights:
         if not self.total:
             return 1.0
         frequency = snapshot.keywords.document_frequency
-        if rows is None:
+        held: dict[str, bool] = {}
+        if rows is not None:
+            # A question confined to some documents asks whether they use the term: one
+            # request for every token the collection uses.
+            wanted = [t for g in self.groups for t in sorted(g.tokens) if frequency.get(t, 0) > 0]
+            wanted = list(dict.fromkeys(wanted))
+            held = dict(zip(wanted, snapshot.keywords.present(wanted, rows), strict=True))
 
-            def used(token: str) -> bool:
+        def used(token: str) -> bool:
+            if rows is None:
                 return frequency.get(token, 0) > 0
-        else:
-
-            def used(token: str) -> bool:
-                # A question confined to some documents asks whether they use the term.
-                if frequency.get(token, 0) <= 0:
-                    return False
-                scores = snapshot.keywords.scores([token])[rows]
-                return bool(len(scores)) and float(scores.max()) > 0
+            return held.get(token, False)
 
         known = sum(
             w

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass, field, replace
 
 import numpy as np
@@ -156,20 +156,17 @@ def key_terms_missing(
     them cannot answer, however close its sentences about China's support are.
     """
     by_term = {g.term: g for g in groups}
-
-    def present(tokens: Iterable[str]) -> bool:
-        for token in tokens:
-            scores = snapshot.keywords.scores([token])
-            found = scores if rows is None else scores[rows]
-            if not len(found) or float(found.max()) <= 0:
-                return False
-        return True
-
-    for word in asked.split():
-        for token in tokenize(word):
-            group = by_term.get(token, TermGroup(token))
-            if not present([token]) and not any(present(a) for a in group.alternatives):
-                return 1.0
+    asked_tokens = [t for word in asked.split() for t in tokenize(word)]
+    wanted = [*asked_tokens]
+    for token in asked_tokens:
+        wanted.extend(t for a in by_term.get(token, TermGroup(token)).alternatives for t in a)
+    wanted = list(dict.fromkeys(wanted))
+    # One request for every token (each shard's, when the index is sharded).
+    held = dict(zip(wanted, snapshot.keywords.present(wanted, rows), strict=True))
+    for token in asked_tokens:
+        group = by_term.get(token, TermGroup(token))
+        if not held[token] and not any(all(held[t] for t in a) for a in group.alternatives):
+            return 1.0
     return 0.0
 
 

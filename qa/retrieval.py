@@ -14,7 +14,6 @@ from typing import Literal
 import numpy as np
 
 from index.embedding import Embedder
-from index.keyword import top_rows
 from index.language import ENGLISH, detect_language
 from index.sharded import ShardedVectors
 from index.snapshot import IndexSnapshot
@@ -229,16 +228,16 @@ class Retriever:
                 candidates[row] = None
         if query_tokens is None:
             query_tokens = tokenize(query)
-        keyword_scores = snapshot.keywords.scores(query_tokens)
-        if allowed is not None:
-            mask = np.zeros(len(keyword_scores), bool)
-            mask[allowed] = True
-            keyword_scores = np.where(mask, keyword_scores, 0.0).astype(np.float32)
-        if config.fusion != "dense":
-            rows_k, _ = top_rows(keyword_scores, depth)
-            for rank, row in enumerate(int(r) for r in rows_k):
-                keyword_rank[row] = rank
-                candidates[row] = None
+        asked = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
+        # One keyword request: its best rows (none for dense fusion) and the others' scores.
+        found = snapshot.keywords.match(
+            query_tokens, depth if config.fusion != "dense" else 0, asked, allowed
+        )
+        keyword_of = dict(zip(asked.tolist(), found.at.tolist(), strict=True))
+        for rank, (row, score) in enumerate(zip(found.rows.tolist(), found.scores, strict=True)):
+            keyword_rank[row] = rank
+            candidates[row] = None
+            keyword_of.setdefault(row, score)
         rows = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
         if not len(rows):
             return []
@@ -247,8 +246,8 @@ class Retriever:
             if vector is not None
             else np.zeros(len(rows), np.float32)
         )
-        keyword = keyword_scores[rows]
-        fused = self._fuse(rows, dense, keyword, keyword_scores, dense_rank, keyword_rank)
+        keyword = np.array([keyword_of[int(r)] for r in rows], np.float32)
+        fused = self._fuse(rows, dense, keyword, found.top, dense_rank, keyword_rank)
         weight = self.channel_weights(snapshot, channel, rows)
         similarity = np.zeros(len(rows), np.float32)
         if weight.any() and snapshot.channel is not None and channel.vector is not None:
@@ -272,7 +271,7 @@ class Retriever:
         rows: np.ndarray,
         dense: np.ndarray,
         keyword: np.ndarray,
-        all_keyword: np.ndarray,
+        top: float,
         dense_rank: dict[int, int],
         keyword_rank: dict[int, int],
     ) -> np.ndarray:
@@ -291,6 +290,5 @@ class Retriever:
                 ]
             )
         # BM25 is unbounded: scale by the best score for this query so both lie in [0, 1].
-        top = float(all_keyword.max()) if len(all_keyword) else 0.0
         scaled = keyword / top if top > 0 else np.zeros_like(keyword)
         return config.dense_weight * dense + (1.0 - config.dense_weight) * scaled

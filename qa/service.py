@@ -21,7 +21,7 @@ from index.documents import Document, page_at
 from index.embedding import Embedder
 from index.errors import DocumentNotFound, IndexDamaged, IndexMismatch
 from index.manifest import Manifest, ShardedManifest
-from index.snapshot import IndexSnapshot, VectorSource, load_snapshot, version_snapshot
+from index.snapshot import IndexSnapshot, ShardSource, load_snapshot, version_snapshot
 from index.store import IndexStore, StoredDocument
 from qa.answer import Answer, AnswerConfig, Answerer, Evidence, SentenceCandidate
 from qa.cache import VersionedLRU
@@ -98,7 +98,7 @@ class QAService:
         sentence_vectors: bool | None = None,
         load_index: bool = True,
         channel: Embedder | None = None,
-        vectors: VectorSource | None = None,
+        vectors: ShardSource | None = None,
     ) -> None:
         """load_index: read the published version now (else on first use); channel: the
         multilingual channel's model (index.multilingual), None for off; vectors: where a
@@ -310,10 +310,14 @@ class QAService:
         )
 
     def close(self) -> None:
-        """Release the embedder's thread, if it has one."""
+        """Release the embedder's thread, if it has one, and end the shard actors, if any."""
         self.embedder.close()
         if self.channel is not None:
             self.channel.close()
+        # Ended here, not by their handles' finalizers at interpreter exit, after Ray's own.
+        end = getattr(self.vectors, "close", None)
+        if end is not None:
+            end()
 
     def documents(self) -> list[DocumentSummary]:
         """Every indexed document, by doc_id."""

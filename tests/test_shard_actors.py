@@ -21,8 +21,9 @@ from api.wiring import load_embedder, open_store, shard_actors  # noqa: E402
 from index.build import build_index  # noqa: E402
 from index.errors import ShardUnavailable  # noqa: E402
 from index.multilingual import load_channel  # noqa: E402
-from index.shard_actors import RemoteVectors, ShardActors  # noqa: E402
-from index.sharded import ShardedVectors  # noqa: E402
+from index.shard_actors import RemoteKeywords, RemoteVectors, ShardActors  # noqa: E402
+from index.sharded import ShardedKeywords, ShardedVectors  # noqa: E402
+from index.shards import shard_of  # noqa: E402
 from index.store import IndexStore  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from tests.embedders import WordHashEmbedder  # noqa: E402
@@ -32,7 +33,7 @@ from tests.test_shards_service import _answers, _corpus  # noqa: E402
 QUERIES = ["climate finance", "security council trade", "organized crime", "peace region 3"]
 
 
-def _when_back(part: RemoteVectors) -> int:
+def _when_back(part: RemoteVectors | RemoteKeywords) -> int:
     """The restarted actor's row count, once it answers (Ray refuses calls while it restarts)."""
     deadline = time.monotonic() + 180
     while True:
@@ -63,6 +64,12 @@ def test_actors_answer_as_this_process_and_a_dead_one_is_a_503_until_it_is_back(
         assert len(nodes) == 2  # spread over both nodes
         for query in QUERIES:
             assert _hits(remote, query) == _hits(local, query)
+        # BM25 is the actors' too: this process holds the statistics, no shard's rows.
+        keywords = remote.snapshot.keywords
+        assert isinstance(keywords, ShardedKeywords)
+        assert all(isinstance(p, RemoteKeywords) for p in keywords.parts)
+        assert keywords.rows == len(remote.snapshot.chunks)
+        assert all(shard.keywords.rows == 0 for shard in remote.snapshot.shards)
 
         vectors = remote.snapshot.vectors
         assert isinstance(vectors, ShardedVectors)
@@ -110,6 +117,20 @@ def test_a_new_version_gets_new_actors_and_the_one_before_the_last_is_ended(
         assert len(actors.actors) <= 4 and not first <= set(actors.actors)
         local = QAService(store, WordHashEmbedder(), CHUNKING)
         assert _hits(remote, "climate finance") == _hits(local, "climate finance")
+
+        # A change to shard 2 changes shard 1's scores (the collection's statistics) though
+        # not its actor; restarted, that actor has its first statistics and is sent these.
+        assert shard_of("d10.txt", 2) == 1 and shard_of("d11.txt", 2) == 0
+        remote.apply(upserts=[doc(10, " Climate finance again.")])
+        keywords = remote.snapshot.keywords
+        assert isinstance(keywords, ShardedKeywords)
+        part = keywords.parts[0]
+        assert isinstance(part, RemoteKeywords)
+        ray.kill(part.actor, no_restart=False)
+        _when_back(part)
+        local = QAService(store, WordHashEmbedder(), CHUNKING)
+        for query in QUERIES:
+            assert _hits(remote, query) == _hits(local, query)
     finally:
         actors.close()
 

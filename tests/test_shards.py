@@ -17,6 +17,7 @@ from index.documents import Document
 from index.errors import IndexMismatch
 from index.keyword import KeywordIndex, KeywordStatistics
 from index.manifest import ShardedManifest
+from index.sharded import ShardedKeywords
 from index.shards import ShardStore, read_sharded, shard_folder, shard_of
 from index.snapshot import IndexSnapshot, load_snapshot
 from index.store import IndexStore
@@ -89,6 +90,44 @@ def test_collection_statistics_give_each_shard_the_scores_of_one_index() -> None
     assert (
         KeywordIndex(parts[0]).scores(["climat"]).tolist() != shards[0].scores(["climat"]).tolist()
     )
+
+
+def test_sharded_keywords_match_present_and_best_as_one_index() -> None:
+    """The calls qa/ makes of BM25 (index.sharded's seam, also a shard actor's): gathered over
+    shards they give one index's scores, rows numbered shard after shard."""
+    rows = [keyword_tokens(d.title, d.text) for d in map(doc, range(12))]
+    whole = KeywordIndex(rows)
+    statistics = KeywordStatistics.of(rows)
+    sharded = ShardedKeywords(
+        [KeywordIndex([r for i, r in enumerate(rows) if i % 3 == k], statistics) for k in range(3)],
+        statistics,
+    )
+    one = np.array([i for k in range(3) for i in range(k, 12, 3)])  # sharded row -> whole row
+    asked = np.array([0, 5, 11, 7])
+    for allowed in (None, np.array([1, 2, 4, 5, 7, 8, 11, 0])):
+        for query in (["climat", "financ"], ["trade", "delegation"], ["absent"]):
+            found = sharded.match(query, 12, asked, allowed)
+            expected = whole.match(query, 12, one[asked], None if allowed is None else one[allowed])
+            assert found.at.tobytes() == expected.at.tobytes()
+            assert sorted(
+                zip(one[found.rows].tolist(), found.scores.tolist(), strict=True)
+            ) == sorted(zip(expected.rows.tolist(), expected.scores.tolist(), strict=True))
+            assert found.top == expected.top
+            assert sharded.match(query, 2, asked, allowed).scores.tolist() == (
+                expected.scores[:2].tolist()
+            )
+    tokens = ["climat", "secur", "absent", "trade"]
+    assert sharded.present(tokens) == whole.present(tokens) == [True, True, False, True]
+    few = np.array([0, 1, 4])  # whole rows 0, 3, 1: climate, peace, security
+    assert sharded.present(tokens, few) == whole.present(tokens, one[few]) == [
+        True, True, False, True
+    ]  # fmt: skip
+    assert sharded.present(["climat"], np.array([1, 6])) == [False]  # whole rows 3, 7: peace
+    for token in ("climat", "organ", "absent"):
+        row, score = sharded.best(token)
+        assert score == whole.best(token)[1]
+        assert row == -1 if score == 0 else whole.scores([token])[one[row]] == score
+    assert sharded.best("absent") == (-1, 0.0)
 
 
 def test_a_sharded_index_searches_as_one_index_of_the_same_documents(tmp_path: Path) -> None:
