@@ -46,14 +46,15 @@ class Settings(BaseSettings):
         "is exported from the packaged weights at first use into MODEL_CACHE_DIR). Unset: the one "
         "the index was built with (torch for indexes older than this setting), onnx for a new one.",
     )
-    # int8: half fp32's CPU a text, qa eval within 0.005 of torch on squad2 and SciFact in
-    # batches (docs/performance.md "int8 for new indexes").
+    # int8: about half fp32's CPU a stored text; questions take the fp32 graph either way
+    # (index.onnx_embedding), so answers match fp32's within noise (docs/performance.md).
     embed_quantization: Literal["none", "int8"] | None = Field(
         None,
-        description="onnx only: int8 runs the model's matrix products with 8-bit weights, one "
-        "text a call (about half the CPU of none, fp32; vectors at cosine 0.99 or more with "
-        "fp32's). Unset: the one the index was built with, none for a new ONNX index; an index "
-        "is refused with another.",
+        description="onnx only: int8 embeds the texts an index stores with 8-bit weights in the "
+        "model's matrix products, one text a call (about half the CPU of none, fp32; vectors at "
+        "cosine 0.99 or more with fp32's); questions are embedded by the fp32 graph either way. "
+        "Unset: the one the index was built with, int8 for a new ONNX index; an index is "
+        "refused with another.",
     )
     onnx_threads: int | None = Field(
         None, ge=1, description="ONNX Runtime's threads for every model call; default all cores."
