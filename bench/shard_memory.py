@@ -13,8 +13,9 @@ between the modes are checked). The IVF-SQ8 size is FAISS's serialized index of 
 vectors (what `choose_spec` gives above 300,000 chunks), built here.
 
 --latency N also times, over N questions (sequential, one at a time): each shard actor's dense
-search and keyword match, the gather (index.sharded over every shard, less the slowest shard
-alone), and a whole /v1/search retrieval in each mode. Latency is for a quiet machine.
+search and keyword match, the same over every shard through index.sharded (the gather cost is
+its excess over the slowest shard alone), and a whole retrieval (service.search) in each mode.
+Latency is for a quiet machine.
 """
 
 from __future__ import annotations
