@@ -272,6 +272,9 @@ class ShardActors:
         self.load_timeout = load_timeout
         self.cpus = cpus
         self.actors: dict[tuple[str, str | None], Any] = {}
+        # Ray restarts an actor by running its creation task again, with the same arguments: the
+        # statistics it was made with must outlive every version that shares them.
+        self._created_with: dict[tuple[str, str | None], Any] = {}
         self._generations: list[tuple[set[tuple[str, str | None]], str]] = []
         self._lock = threading.Lock()
 
@@ -337,6 +340,7 @@ class ShardActors:
         }
         actor = server.options(**options).remote(name[0], name[1], self.dimensions, key, statistics)
         self.actors[name] = actor
+        self._created_with[name] = statistics
         return actor, actor.size.remote(), True
 
     def _retire(self) -> None:
@@ -348,7 +352,10 @@ class ShardActors:
             actor.keep.remote(keys)
 
     def _end(self, actor: Any) -> None:
-        self.actors = {n: a for n, a in self.actors.items() if a is not actor}
+        ended = [n for n, a in self.actors.items() if a is actor]
+        for name in ended:
+            del self.actors[name]
+            self._created_with.pop(name, None)
         ray.kill(actor, no_restart=True)
 
     def close(self) -> None:
