@@ -6,8 +6,8 @@
 Each mode runs in a child process that loads the service as `qa serve` does (the configured
 model and multilingual channel) and reads its resident memory (VmRSS) before and after reading
 the index, so the difference is the index's: one process holds everything; distributed (a
-local Ray), the serving process holds chunks, texts, sentence and channel vectors and the BM25
-statistics, and each shard's actor its vectors and BM25, whose memory is its VmRSS less that of
+local Ray), the serving process holds chunks, texts, sentence vectors and the BM25 statistics,
+and each shard's actor its vectors, BM25 and channel vectors, whose memory is its VmRSS less that of
 an idle actor importing the same modules. A few questions are asked first (answers equal
 between the modes are checked). The IVF-SQ8 size is FAISS's serialized index of the shard's
 vectors (what `choose_spec` gives above 300,000 chunks), built here.
@@ -111,6 +111,7 @@ def _actors(service: Any) -> dict[str, Any]:
                 "actor_rss_mb": footprint["rss"] / MB,
                 "actor_index_mb": (footprint["rss"] - idle_rss) / MB,
                 "flat_vectors_mb": footprint["flat_vectors"] / MB,
+                "channel_vectors_mb": footprint["channel_vectors"] / MB,
                 "bm25_arrays_mb": footprint["keywords"] / MB,
                 "keyword_indexes": footprint["keyword_indexes"],
                 "ivf_sq8_mb": _ivf_sq8_bytes(stored) / MB,
@@ -216,15 +217,18 @@ def main() -> None:
     ]  # fmt: skip
     for shard in spread["shards"]:
         scale = 100_000 / max(shard["chunks"], 1)
-        flat, ivf, bm25 = (shard[k] for k in ("flat_vectors_mb", "ivf_sq8_mb", "bm25_arrays_mb"))
+        flat, channel, ivf, bm25 = (
+            shard[k]
+            for k in ("flat_vectors_mb", "channel_vectors_mb", "ivf_sq8_mb", "bm25_arrays_mb")
+        )
         rows.append(
             [
                 f"shard actor ({shard['chunks']} chunks): RSS {shard['actor_rss_mb']:.0f} - idle "
-                f"{spread['idle_actor_rss_mb']:.0f}; flat vectors {flat:.1f}, "
-                f"BM25 arrays {bm25:.1f}, IVF-SQ8 {ivf:.1f}",
+                f"{spread['idle_actor_rss_mb']:.0f}; flat vectors {flat:.1f}, channel vectors "
+                f"{channel:.1f}, BM25 arrays {bm25:.1f}, IVF-SQ8 {ivf:.1f}",
                 f"{shard['actor_index_mb']:.0f}",
-                f"{shard['actor_index_mb'] * scale:.0f} (flat {flat * scale:.0f}, "
-                f"IVF-SQ8 {ivf * scale:.0f}, BM25 {bm25 * scale:.0f})",
+                f"{shard['actor_index_mb'] * scale:.0f} (flat {flat * scale:.0f}, channel "
+                f"{channel * scale:.0f}, IVF-SQ8 {ivf * scale:.0f}, BM25 {bm25 * scale:.0f})",
             ]
         )
     print(markdown_table(["what", "MB", "MB per 100k chunks"], rows))

@@ -1,8 +1,8 @@
 """Shard actors (`qa serve --distributed`): each shard's vectors and BM25 held by a Ray actor.
 
-This process keeps each shard's chunks and texts (and the multilingual channel's vectors) and
-answers as `qa serve` does; each shard's vectors and keyword index are loaded and searched by
-an actor of its own, which reads them from the shard's folder (a shared mount on a real
+This process keeps each shard's chunks and texts and answers as `qa serve` does; each shard's
+vectors, keyword index and multilingual channel vectors are loaded and searched by an actor of
+its own, which reads them from the shard's folder (a shared mount on a real
 cluster), so a question's vector and tokens go to every shard and only each shard's best rows
 and the scores asked for come back (index.sharded gathers them). This process holds of the
 keyword index only the collection's statistics (document frequencies), which answer idf.
@@ -36,7 +36,7 @@ from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
 from index.errors import ShardUnavailable
 from index.keyword import KeywordIndex, KeywordMatch, KeywordStatistics
-from index.sharded import KeywordPart, VectorPart
+from index.sharded import ServedShard
 from index.shards import ShardStore
 from index.snapshot import shard_indexes
 from index.vectors import VectorIndex
@@ -47,6 +47,8 @@ ANSWER_TIMEOUT_S = 10.0
 LOAD_TIMEOUT_S = 600.0
 # Actors hold memory more than they use CPU: they share cores with everything else.
 ACTOR_CPUS = 0.1
+# The vector indexes an actor holds: the chunks' (MiniLM) and the multilingual channel's.
+CHUNKS, CHANNEL = "chunks", "channel"
 
 
 def statistics_key(statistics: KeywordStatistics) -> str:
@@ -56,14 +58,17 @@ def statistics_key(statistics: KeywordStatistics) -> str:
 
 
 class ShardServer:
-    """A Ray actor: one shard's vectors and BM25 at one version, searched where they are held."""
+    """A Ray actor: one shard's vectors, BM25 and channel vectors at one version, searched where
+    they are held."""
 
     def __init__(
         self, root: str, manifest: str, dimensions: int, key: str, statistics: KeywordStatistics
     ) -> None:
         self.store = ShardStore(Path(root), manifest)
         self.manifest = self.store.read_manifest_named(manifest)
-        self.vectors, keywords = shard_indexes(self.store, self.manifest, dimensions, statistics)
+        self.vectors, keywords, self.channel = shard_indexes(
+            self.store, self.manifest, dimensions, statistics
+        )
         self.keywords: dict[str, KeywordIndex] = {key: keywords}
         _release()
 
@@ -81,26 +86,37 @@ class ShardServer:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1]) * 1024
+        channel = 0 if self.channel is None else len(self.channel) * self.channel.dimensions * 4
         return {
             "rss": rss,
             "flat_vectors": len(self.vectors) * self.vectors.dimensions * 4,
+            "channel_vectors": channel,
             "keywords": sum(k.array_bytes() for k in self.keywords.values()),
             "keyword_indexes": len(self.keywords),
         }
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.vectors.search(queries, k)
+    def search(
+        self, queries: np.ndarray, k: int, part: str = CHUNKS
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self._index(part).search(queries, k)
 
-    def reconstruct(self, rows: np.ndarray) -> np.ndarray:
-        return self.vectors.reconstruct(rows)
+    def reconstruct(self, rows: np.ndarray, part: str = CHUNKS) -> np.ndarray:
+        return self._index(part).reconstruct(rows)
 
-    def set_nprobe(self, nprobe: int) -> None:
-        self.vectors.set_nprobe(nprobe)
+    def set_nprobe(self, nprobe: int, part: str = CHUNKS) -> None:
+        self._index(part).set_nprobe(nprobe)
+
+    def _index(self, part: str) -> VectorIndex:
+        if part == CHANNEL:
+            if self.channel is None:
+                raise ValueError("this shard has no multilingual channel")
+            return self.channel
+        return self.vectors
 
     def prepare(self, key: str, statistics: KeywordStatistics) -> bool:
         """A keyword index with these statistics, built from the shard's tokens if new."""
         if key not in self.keywords:
-            _, self.keywords[key] = shard_indexes(
+            _, self.keywords[key], _ = shard_indexes(
                 self.store, self.manifest, 0, statistics, with_vectors=False
             )
             _release()
@@ -158,14 +174,18 @@ def _answer(ref: Any, timeout: float, shard: int, shards: int) -> Any:
 
 
 class RemoteVectors:
-    """One shard's vectors as index.sharded asks for them, answered by its actor."""
+    """One shard's vectors (its chunks' or its channel's, `part`) as index.sharded asks for
+    them, answered by its actor."""
 
-    def __init__(self, actor: Any, shard: int, shards: int, rows: int, timeout: float) -> None:
+    def __init__(
+        self, actor: Any, shard: int, shards: int, rows: int, timeout: float, part: str = CHUNKS
+    ) -> None:
         self.actor = actor
         self.shard = shard
         self.shards = shards
         self.rows = rows
         self.timeout = timeout
+        self.part = part
 
     def __len__(self) -> int:
         return self.rows
@@ -177,17 +197,22 @@ class RemoteVectors:
         self, queries: np.ndarray, k: int
     ) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
         """Send the search now; the returned call waits for its answer."""
-        ref = self.actor.search.remote(queries, k)
+        ref = self.actor.search.remote(queries, k, self.part)
         return lambda: cast(tuple[np.ndarray, np.ndarray], self._get(ref))
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self._get(self.actor.reconstruct.remote(rows)))
+        return self.reconstruct_later(rows)()
+
+    def reconstruct_later(self, rows: np.ndarray) -> Callable[[], np.ndarray]:
+        """Send the request now; the returned call waits for the vectors."""
+        ref = self.actor.reconstruct.remote(rows, self.part)
+        return lambda: np.asarray(self._get(ref))
 
     def set_nprobe(self, nprobe: int) -> None:
-        self._get(self.actor.set_nprobe.remote(nprobe))
+        self._get(self.actor.set_nprobe.remote(nprobe, self.part))
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "ray_actor", "shard": self.shard, "vectors": self.rows}
+        return {"kind": "ray_actor", "shard": self.shard, "part": self.part, "vectors": self.rows}
 
     def _get(self, ref: Any) -> Any:
         return _answer(ref, self.timeout, self.shard, self.shards)
@@ -280,15 +305,16 @@ class ShardActors:
 
     def __call__(
         self, shards: list[tuple[ShardStore, int]], statistics: KeywordStatistics
-    ) -> list[tuple[VectorPart, KeywordPart]]:
-        """Each shard's vectors and BM25 at the version read (an empty shard's are here)."""
+    ) -> list[ServedShard]:
+        """Each shard's vectors, BM25 and channel at the version read (an empty shard's are
+        here)."""
         # A reload and a write's validation may load versions at once.
         with self._lock:
             return self._serve(shards, statistics)
 
     def _serve(
         self, shards: list[tuple[ShardStore, int]], statistics: KeywordStatistics
-    ) -> list[tuple[VectorPart, KeywordPart]]:
+    ) -> list[ServedShard]:
         key = statistics_key(statistics)
         shared = ray.put(statistics)
         wanted: set[tuple[str, str | None]] = {
@@ -300,7 +326,7 @@ class ShardActors:
         for k, (store, rows) in enumerate(shards):
             if store.pinned is not None:
                 loading.append((k, rows, *self._actor(store, key, shared)))
-        served: dict[int, tuple[VectorPart, KeywordPart]] = {}
+        served: dict[int, ServedShard] = {}
         try:
             for k, rows, actor, ready, new in loading:
                 size = _answer(ready, self.load_timeout, k, len(shards))
@@ -308,9 +334,14 @@ class ShardActors:
                     raise ShardUnavailable(
                         f"shard {k + 1} of {len(shards)} holds {size} rows, not {rows}"
                     )
-                served[k] = (
+                store = shards[k][0]
+                has_channel = bool(store.read_manifest_named(str(store.pinned)).channel)
+                served[k] = ServedShard(
                     RemoteVectors(actor, k, len(shards), rows, self.timeout),
                     RemoteKeywords(actor, k, len(shards), rows, key, shared, self.timeout),
+                    RemoteVectors(actor, k, len(shards), rows, self.timeout, CHANNEL)
+                    if has_channel
+                    else None,
                 )
         except Exception:
             # An actor not known to hold its shard is not kept for the next load.
@@ -320,7 +351,7 @@ class ShardActors:
             raise
         self._retire()
         return [
-            served.get(k, (VectorIndex(self.dimensions), KeywordIndex([], statistics)))
+            served.get(k, ServedShard(VectorIndex(self.dimensions), KeywordIndex([], statistics)))
             for k in range(len(shards))
         ]
 

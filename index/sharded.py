@@ -12,6 +12,7 @@ order than in one index.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -53,6 +54,16 @@ class KeywordPart(Protocol):
     def best(self, token: str) -> tuple[int, float]: ...
 
 
+@dataclass(frozen=True)
+class ServedShard:
+    """Where one shard's chunk vectors, BM25 and multilingual channel vectors are answered
+    (index.shard_actors); channel None: the shard has no channel."""
+
+    vectors: VectorPart
+    keywords: KeywordPart
+    channel: VectorPart | None = None
+
+
 def _later(part: object, name: str, *args: Any) -> Callable[[], Any]:
     """part.name(*args), sent now when the part runs elsewhere (it has NAME_later), else run
     when awaited."""
@@ -61,16 +72,6 @@ def _later(part: object, name: str, *args: Any) -> Callable[[], Any]:
         return cast(Callable[[], Any], later(*args))
     call = getattr(part, name)
     return lambda: call(*args)
-
-
-def _search_later(
-    part: VectorPart, queries: np.ndarray, k: int
-) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
-    """The part's search, started now when it can run elsewhere (search_later), else later."""
-    later = getattr(part, "search_later", None)
-    if later is not None:
-        return cast(Callable[[], tuple[np.ndarray, np.ndarray]], later(queries, k))
-    return lambda: part.search(queries, k)
 
 
 def _offsets(sizes: Sequence[int]) -> np.ndarray:
@@ -102,7 +103,7 @@ class ShardedVectors:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         # Every shard is asked before any answer is awaited (actors search at once).
         pending = [
-            (offset, _search_later(part, queries, k))
+            (offset, _later(part, "search", queries, k))
             for part, offset in zip(self.parts, self.offsets, strict=False)
             if len(part)
         ]
@@ -121,9 +122,14 @@ class ShardedVectors:
         rows = np.asarray(rows, dtype=np.int64)
         result = np.zeros((len(rows), self.dimensions), np.float32)
         parts = _by_part(self.offsets, rows)
-        for k in np.unique(parts):
-            mask = parts == k
-            result[mask] = self.parts[int(k)].reconstruct(rows[mask] - self.offsets[k])
+        # Every shard is asked before any answer is awaited.
+        pending = [
+            (mask, _later(self.parts[int(k)], "reconstruct", rows[mask] - self.offsets[k]))
+            for k in np.unique(parts)
+            for mask in [parts == k]
+        ]
+        for mask, vectors in pending:
+            result[mask] = vectors()
         return result
 
     def set_nprobe(self, nprobe: int) -> None:

@@ -14,17 +14,15 @@ from index.keyword import KeywordIndex, KeywordStatistics
 from index.language import detect_language
 from index.manifest import Manifest, ShardedManifest, check_channel, check_keyword_tokens
 from index.sentences import SentenceVectors
-from index.sharded import KeywordPart, ShardedKeywords, ShardedVectors, VectorPart
+from index.sharded import KeywordPart, ServedShard, ShardedKeywords, ShardedVectors, VectorPart
 from index.shards import ShardStore, merged_manifest, shard_stores
 from index.store import Chunk, IndexStore, StoredDocument, segment_number
 from index.vectors import VectorIndex, VectorIndexSpec
 
-# Serves a version's shards' vectors and BM25 elsewhere (index.shard_actors): given each
-# shard's folder at that version with its rows, and the collection's BM25 statistics, each
-# shard's vectors and keyword index; None keeps them in this process.
-ShardSource = Callable[
-    [list[tuple[ShardStore, int]], KeywordStatistics], list[tuple[VectorPart, KeywordPart]]
-]
+# Serves a version's shards' vectors, BM25 and channel vectors elsewhere (index.shard_actors):
+# given each shard's folder at that version with its rows, and the collection's BM25
+# statistics, where each shard is answered; None keeps them in this process.
+ShardSource = Callable[[list[tuple[ShardStore, int]], KeywordStatistics], list[ServedShard]]
 
 # A sharded snapshot's chunk ids carry the shard above the segment number (index.store's
 # chunk_id), so that ids and stored sentence vectors stay apart across shards.
@@ -220,11 +218,12 @@ def merge_shards(
     top: ShardedManifest,
     parts: list[IndexSnapshot],
     dimensions: int,
-    served: list[tuple[VectorPart, KeywordPart]] | None = None,
+    served: list[ServedShard] | None = None,
 ) -> IndexSnapshot:
     """One snapshot over the shards' snapshots: rows shard after shard, search over all.
 
-    served: each shard's vectors and BM25 when they are not its snapshot's (index.shard_actors).
+    served: where each shard's vectors, BM25 and channel are answered when not in its snapshot
+    (index.shard_actors).
     """
     chunks: list[Chunk] = []
     documents: dict[str, StoredDocument] = {}
@@ -240,17 +239,20 @@ def merge_shards(
         )
     vectors: list[VectorPart] = [_one_index(p.vectors) for p in parts]
     keywords: list[KeywordPart] = [_one_keywords(p.keywords) for p in parts]
+    channels: list[VectorPart | None] = [
+        None if p.channel is None else _one_index(p.channel) for p in parts
+    ]
     if served is not None:
-        vectors, keywords = [v for v, _ in served], [k for _, k in served]
+        vectors = [s.vectors for s in served]
+        keywords = [s.keywords for s in served]
+        channels = [s.channel for s in served]
     published = [p.manifest for p in parts if p.manifest_name is not None]
     manifest = merged_manifest(published, top.version)
     channel = None
-    if manifest.channel and all(p.channel is not None for p in parts if p.chunks):
+    whole = all(c is not None for c, p in zip(channels, parts, strict=True) if p.chunks)
+    if manifest.channel and whole:
         size = int(manifest.channel["dimensions"])
-        channel = ShardedVectors(
-            [VectorIndex(size) if p.channel is None else _one_index(p.channel) for p in parts],
-            size,
-        )
+        channel = ShardedVectors([VectorIndex(size) if c is None else c for c in channels], size)
     return IndexSnapshot(
         manifest,
         top.file_name,
@@ -288,7 +290,8 @@ def snapshot_of(
     """The version `manifest` describes, loaded from the store's segments.
 
     statistics: the collection's BM25 statistics when this index is one shard of it;
-    with_vectors: False leaves its vector and keyword indexes empty (a shard actor serves them).
+    with_vectors: False leaves its vector, keyword and channel indexes empty (a shard actor
+    serves them).
     """
     parts: list[np.ndarray] = []
     documents: dict[str, StoredDocument] = {}
@@ -313,22 +316,15 @@ def snapshot_of(
         if stored is not None:
             sentences[segment_number(segment)] = stored
         if manifest.channel:
-            channel_parts.append(store.channel_rows(segment, seg_chunks))
+            # Read here, or only checked to be whole when a shard actor serves them.
+            channel_parts.append(store.channel_rows(segment, seg_chunks if with_vectors else []))
     matrix = np.vstack(parts) if parts else np.zeros((0, dimensions), np.float32)
     del parts  # at a million chunks each copy is 1.5 GB
     spec = VectorIndexSpec.from_dict(manifest.vector_index)
     vectors = (
         VectorIndex.build(dimensions, matrix, spec) if with_vectors else VectorIndex(dimensions)
     )
-    channel = None
-    if manifest.channel:
-        channel_dimensions = int(manifest.channel["dimensions"])
-        channel_matrix = (
-            np.vstack(channel_parts)
-            if channel_parts
-            else np.zeros((0, channel_dimensions), np.float32)
-        )
-        channel = VectorIndex.build(channel_dimensions, channel_matrix, spec)
+    channel = _channel_index(manifest, channel_parts, spec) if with_vectors else None
     languages = {
         doc_id: manifest.documents[doc_id].language or detect_language(document.text)
         for doc_id, document in documents.items()
@@ -353,24 +349,40 @@ def shard_indexes(
     dimensions: int,
     statistics: KeywordStatistics,
     with_vectors: bool = True,
-) -> tuple[VectorIndex, KeywordIndex]:
-    """A shard's vector index (empty without with_vectors) and its BM25 with the collection's
-    statistics, read from its segments: what a shard actor holds (index.shard_actors)."""
+) -> tuple[VectorIndex, KeywordIndex, VectorIndex | None]:
+    """A shard's vector index, its BM25 with the collection's statistics and its channel's
+    vector index (None without a channel), read from its segments: what a shard actor holds
+    (index.shard_actors). Without with_vectors, only the BM25."""
     parts: list[np.ndarray] = []
     tokens: list[list[str]] = []
+    channel_parts: list[np.ndarray] = []
     reading = {} if with_vectors else {"with_vectors": False}
     for segment in manifest.segments:
-        _, _, seg_vectors, seg_tokens = store.read_segment(
+        _, seg_chunks, seg_vectors, seg_tokens = store.read_segment(
             segment, manifest.documents, manifest.segment_records.get(segment), **reading
         )
         if with_vectors:
             parts.append(seg_vectors)
-        del seg_vectors
+            if manifest.channel:
+                channel_parts.append(store.channel_rows(segment, seg_chunks))
+        del seg_vectors, seg_chunks
         tokens.extend(seg_tokens)
-    vectors = VectorIndex(dimensions)
+    vectors, channel = VectorIndex(dimensions), None
     if with_vectors:
         matrix = np.vstack(parts) if parts else np.zeros((0, dimensions), np.float32)
         del parts
         spec = VectorIndexSpec.from_dict(manifest.vector_index)
         vectors = VectorIndex.build(dimensions, matrix, spec)
-    return vectors, KeywordIndex(tokens, statistics)
+        channel = _channel_index(manifest, channel_parts, spec)
+    return vectors, KeywordIndex(tokens, statistics), channel
+
+
+def _channel_index(
+    manifest: Manifest, parts: list[np.ndarray], spec: VectorIndexSpec
+) -> VectorIndex | None:
+    """The multilingual channel's vector index of these segment rows (None: no channel)."""
+    if not manifest.channel:
+        return None
+    size = int(manifest.channel["dimensions"])
+    matrix = np.vstack(parts) if parts else np.zeros((0, size), np.float32)
+    return VectorIndex.build(size, matrix, spec)

@@ -1,5 +1,6 @@
-"""Shard vectors served by Ray actors (two simulated nodes): answers as in one process, and a
-restarted actor answers as before, and a dead one is a 503 naming its shard."""
+"""Shard vectors, BM25 and channel vectors served by Ray actors (two simulated nodes): answers
+as in one process, a restarted actor answers as before, and a dead one is a 503 naming its
+shard."""
 
 from __future__ import annotations
 
@@ -176,8 +177,13 @@ def test_qa_serve_distributed_answers_as_one_process_and_503s_a_dead_shard(
     )
     spread = local.model_copy(update={"serve_distributed": True})
     with TestClient(create_app(local)) as one, TestClient(create_app(spread)) as other:
-        assert _answers(other) == _answers(one)
+        assert _answers(other) == _answers(one)  # a Chinese question among them
         service = other.app.state.service  # type: ignore[attr-defined]
+        # The channel's vectors are the actors' too: this process holds none of them.
+        channel = service.snapshot.channel
+        assert isinstance(channel, ShardedVectors) and len(channel) == len(service.snapshot.chunks)
+        assert all(isinstance(p, RemoteVectors) and p.part == "channel" for p in channel.parts)
+        assert all(shard.channel is None for shard in service.snapshot.shards)
         part = service.snapshot.vectors.parts[1]
         assert isinstance(part, RemoteVectors)
         _kill(part)
