@@ -15,6 +15,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,7 @@ class OnnxEmbedder(Embedder):
         self.query_graph = exported_model(model, cache_dir, "none")
         self.threads = threads or os.cpu_count() or 1
         self._spinning = spinning
-        self._sessions: dict[Path, Any] = {}
+        self._sessions: dict[tuple[Path, int], Any] = {}
         self._sessions_lock = threading.Lock()
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.max_seq_length = int(
@@ -196,14 +197,16 @@ class OnnxEmbedder(Embedder):
         self.batch_size = batch_size
         self._counter = TokenCounter.from_model_folder(folder)
 
-    def _session(self, graph: Path) -> Any:
-        """The graph's inference session, opened on first use."""
+    def _session(self, graph: Path, threads: int | None = None) -> Any:
+        """The graph's inference session with that many intra-op threads (None: the
+        embedder's), opened on first use."""
+        threads = threads or self.threads
         with self._sessions_lock:
-            session = self._sessions.get(graph)
+            session = self._sessions.get((graph, threads))
             if session is None:
                 ort = self._ort
                 options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
+                options.intra_op_num_threads = threads
                 options.inter_op_num_threads = 1
                 options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -212,7 +215,7 @@ class OnnxEmbedder(Embedder):
                 session = ort.InferenceSession(
                     str(graph), options, providers=["CPUExecutionProvider"]
                 )
-                self._sessions[graph] = session
+                self._sessions[(graph, threads)] = session
             return session
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -226,10 +229,13 @@ class OnnxEmbedder(Embedder):
         int8 embeds each text alone: dynamic quantisation scales a whole input tensor at once,
         so in a batch a text's vector moved with its neighbours (cosine 0.990 against the same
         text alone). Alone it also pads nothing: 38 against 52 CPU ms a SciFact abstract in
-        batches of 16 (docs/performance.md).
+        batches of 16 (docs/performance.md). One text is too little work to split over the
+        cores (a text alone on two intra-op threads kept 1.3 of 2 cores busy), so the texts are
+        spread over one single-threaded run per core instead; a text's vector is the same.
         """
-        batch_size = self.batch_size if self.quantization == "none" else 1
-        return self._embed(texts, self.graph, batch_size)
+        if self.quantization == "none":
+            return self._embed(texts, self.graph, self.batch_size)
+        return self._embed_alone(texts, self.graph)
 
     def _embed(self, texts: Sequence[str], graph: Path, batch_size: int) -> np.ndarray:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
@@ -241,6 +247,20 @@ class OnnxEmbedder(Embedder):
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             out[rows] = _embed_encoded(session, [encodings[i].ids for i in rows])
+        return out
+
+    def _embed_alone(self, texts: Sequence[str], graph: Path) -> np.ndarray:
+        """Each text alone, on `threads` single-threaded runs side by side."""
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        if not texts:
+            return out
+        session = self._session(graph, 1)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        # ONNX Runtime releases the GIL while it runs, and a session serves concurrent runs.
+        with ThreadPoolExecutor(max_workers=min(self.threads, len(texts))) as pool:
+            vectors = pool.map(lambda e: _embed_encoded(session, [e.ids]), encodings)
+            for row, vector in enumerate(vectors):
+                out[row] = vector[0]
         return out
 
     def count_tokens(self, text: str) -> int:

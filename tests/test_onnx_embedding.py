@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,10 @@ def test_int8_vectors_stay_near_fp32s_and_the_index_records_the_recipe(
     assert cosines.max() < 0.99999  # another graph than fp32's
     alone = np.vstack([int8.embed_passages([text]) for text in TEXTS])
     assert np.array_equal(stored, alone)  # a text's vector ignores its batch
+    # Texts spread over the cores, one run each, get the vectors of one core's runs in turn.
+    one_core = OnnxEmbedder(cache_dir=cache_dir, quantization="int8", threads=1)
+    assert int8.threads > 1 or os.cpu_count() == 1
+    assert np.array_equal(stored, one_core.embed_passages(TEXTS))
     assert int8.describe() == {
         **onnx_embedder.describe(),
         "quantization": "int8",
