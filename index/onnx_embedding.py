@@ -219,12 +219,8 @@ class OnnxEmbedder(Embedder):
             return session
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts in the order given, with the fp32 graph whatever the quantisation (the
-        class docstring says why): a lone text on every core; several each alone, spread over
-        the cores, since in a batch every text is padded to the longest (an answer's 8
-        sentences of 20 to 80 tokens are mostly padding; bench/latency.py on 100k chunks)."""
-        if len(texts) > 1 and self.threads > 1:
-            return self._embed_alone(texts, self.query_graph)
+        """Embed texts in batches of similar length (less padding), in the order given; with
+        the fp32 graph whatever the quantisation (the class docstring says why)."""
         return self._embed(texts, self.query_graph, self.batch_size)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
