@@ -38,7 +38,7 @@ from index.errors import ShardUnavailable
 from index.keyword import KeywordIndex, KeywordMatch, KeywordStatistics
 from index.sharded import ServedShard
 from index.shards import ShardStore
-from index.snapshot import shard_indexes
+from index.snapshot import ShardVersion, shard_indexes
 from index.vectors import VectorIndex
 
 # A question waits this long for a shard before it is refused.
@@ -304,7 +304,7 @@ class ShardActors:
         self._lock = threading.Lock()
 
     def __call__(
-        self, shards: list[tuple[ShardStore, int]], statistics: KeywordStatistics
+        self, shards: list[ShardVersion], statistics: KeywordStatistics
     ) -> list[ServedShard]:
         """Each shard's vectors, BM25 and channel at the version read (an empty shard's are
         here)."""
@@ -313,19 +313,19 @@ class ShardActors:
             return self._serve(shards, statistics)
 
     def _serve(
-        self, shards: list[tuple[ShardStore, int]], statistics: KeywordStatistics
+        self, shards: list[ShardVersion], statistics: KeywordStatistics
     ) -> list[ServedShard]:
         key = statistics_key(statistics)
         shared = ray.put(statistics)
         wanted: set[tuple[str, str | None]] = {
-            (str(s.root), s.pinned) for s, _ in shards if s.pinned is not None
+            (str(s.store.root), s.store.pinned) for s in shards if s.store.pinned is not None
         }
         self._generations = [*self._generations[-1:], (wanted, key)]
         # Every actor is created or sent the statistics before any is awaited.
         loading = []
-        for k, (store, rows) in enumerate(shards):
-            if store.pinned is not None:
-                loading.append((k, rows, *self._actor(store, key, shared)))
+        for k, shard in enumerate(shards):
+            if shard.store.pinned is not None:
+                loading.append((k, shard.rows, *self._actor(shard.store, key, shared)))
         served: dict[int, ServedShard] = {}
         try:
             for k, rows, actor, ready, new in loading:
@@ -334,13 +334,11 @@ class ShardActors:
                     raise ShardUnavailable(
                         f"shard {k + 1} of {len(shards)} holds {size} rows, not {rows}"
                     )
-                store = shards[k][0]
-                has_channel = bool(store.read_manifest_named(str(store.pinned)).channel)
                 served[k] = ServedShard(
                     RemoteVectors(actor, k, len(shards), rows, self.timeout),
                     RemoteKeywords(actor, k, len(shards), rows, key, shared, self.timeout),
                     RemoteVectors(actor, k, len(shards), rows, self.timeout, CHANNEL)
-                    if has_channel
+                    if shards[k].channel
                     else None,
                 )
         except Exception:

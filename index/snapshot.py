@@ -19,10 +19,21 @@ from index.shards import ShardStore, merged_manifest, shard_stores
 from index.store import Chunk, IndexStore, StoredDocument, segment_number
 from index.vectors import VectorIndex, VectorIndexSpec
 
+
+@dataclass(frozen=True)
+class ShardVersion:
+    """A shard's folder at the version read, its chunk rows, and whether it stores channel
+    vectors (from the manifest this process read, so a shard source need not read it again)."""
+
+    store: ShardStore
+    rows: int
+    channel: bool
+
+
 # Serves a version's shards' vectors, BM25 and channel vectors elsewhere (index.shard_actors):
-# given each shard's folder at that version with its rows, and the collection's BM25
-# statistics, where each shard is answered; None keeps them in this process.
-ShardSource = Callable[[list[tuple[ShardStore, int]], KeywordStatistics], list[ServedShard]]
+# given each shard's version and the collection's BM25 statistics, where each shard is
+# answered; None keeps them in this process.
+ShardSource = Callable[[list[ShardVersion], KeywordStatistics], list[ServedShard]]
 
 # A sharded snapshot's chunk ids carry the shard above the segment number (index.store's
 # chunk_id), so that ids and stored sentence vectors stay apart across shards.
@@ -203,7 +214,10 @@ def sharded_snapshot(
     served = None
     if vectors is not None:
         served = vectors(
-            [(shard, len(part.chunks)) for shard, part in zip(shards, parts, strict=True)],
+            [
+                ShardVersion(shard, len(part.chunks), bool(part.manifest.channel))
+                for shard, part in zip(shards, parts, strict=True)
+            ],
             top.statistics,
         )
     return merge_shards(top, parts, dimensions, served)
