@@ -149,8 +149,9 @@ def index_command(
         bool | None,
         typer.Option(
             help="Store sentence vectors (documents indexed before get them too): new questions "
-            "are then answered without embedding sentences, and indexing takes about twice as "
-            "long. Default: QA_SENTENCE_VECTORS, else what the index was built with."
+            "are then answered without embedding sentences, for about 60% more indexing time. "
+            "Default: QA_SENTENCE_VECTORS, else what the index was built with (a new index "
+            "stores them)."
         ),
     ] = None,
     distributed: Annotated[

@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     sentence_vectors: bool | None = Field(
         None,
         description="Store sentence vectors when indexing: new questions then embed no sentence, "
-        "and indexing takes about twice as long. Unset: keep what the index was built with.",
+        "for about 60% more indexing time. Unset: keep what the index was built with (a new "
+        "index stores them).",
     )
     ray_address: str | None = Field(
         None,

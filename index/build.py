@@ -24,7 +24,7 @@ from index.manifest import (
     new_manifest,
 )
 from index.memory import release_free_memory
-from index.sentences import backfill_sentence_vectors, embed_sentences
+from index.sentences import STORED_BY_DEFAULT, backfill_sentence_vectors, embed_sentences
 from index.store import (
     Chunk,
     IndexStore,
@@ -124,9 +124,10 @@ class IndexWriter:
     """Stages document changes and publishes them as new versions; hold the store's write lock.
 
     sentence_vectors: store each chunk's sentence vectors too (index.sentences); None keeps
-    what the index was built with. channel: the multilingual channel's model (None: off); an
-    index built without it gets every live segment's chunks embedded with it, one built with
-    another channel model is refused (IndexMismatch; `rebuild` starts afresh). publish_batches:
+    what the index was built with, and stores them in a new one. channel: the multilingual
+    channel's model (None: off); an index built without it gets every live segment's chunks
+    embedded with it, one built with another channel model is refused (IndexMismatch;
+    `rebuild` starts afresh). publish_batches:
     publish each full segment as it is written (`qa index`: an interrupted run keeps its
     work), else only on flush() (one request, one version). validate: called with each
     manifest before it is published; its error stops the publish, so nothing that fails to
@@ -172,6 +173,7 @@ class IndexWriter:
                 )
             self.manifest = new_manifest(embedder.describe(), chunking.as_dict())
             self.manifest.channel = channel.describe() if channel else {}
+            self.manifest.sentence_vectors = STORED_BY_DEFAULT
             # Number after everything on disk, so a new or rebuilt index never overwrites the
             # files of a version that is kept (a damaged CURRENT, or an old one).
             version, segment = store.highest_numbers()
@@ -402,8 +404,9 @@ def build_index(
     """Index the documents under paths into store, embedding only what is new or changed.
 
     sentence_vectors: store sentence vectors (index.sentences), also for documents indexed
-    before; None keeps what the index was built with. shards: split the index into that many
-    (index.shards); None keeps the index's own count (one for a new index).
+    before; None keeps what the index was built with (a new index stores them). shards: split
+    the index into that many (index.shards); None keeps the index's own count (one for a new
+    index).
     """
     report = BuildReport()
     with store.write_lock():

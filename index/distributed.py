@@ -44,6 +44,7 @@ from index.errors import QAError
 from index.manifest import Manifest
 from index.onnx_embedding import RUNTIME as ONNX_RUNTIME
 from index.onnx_embedding import OnnxEmbedder
+from index.sentences import STORED_BY_DEFAULT
 from index.shards import ShardedWriter, check_shard_count, published_manifest
 from index.store import IndexStore
 
@@ -365,7 +366,7 @@ def build_index_distributed(
         _early_check(existing, model, chunking)
         known = {d: e.content_hash for d, e in existing.documents.items()} if existing else {}
         if sentence_vectors is None:
-            sentences = existing.sentence_vectors if existing is not None else False
+            sentences = existing.sentence_vectors if existing is not None else STORED_BY_DEFAULT
         else:
             sentences = sentence_vectors
         embedder = PrecomputedEmbedder(model.load)

@@ -1,10 +1,11 @@
-"""Stored sentence vectors: each sentence of each chunk embedded once, at index time (optional).
+"""Stored sentence vectors: each sentence of each chunk embedded once, at index time.
 
 An answer scores the sentences of the retrieved chunks by their cosine with the question.
 Embedding them when the question comes costs about 130 ms on one core for a question whose
 chunks were never seen before (bench/latency.py --cold at 100,000 chunks); stored, they are
-read from a memory map. The price is paid by `qa index --sentence-vectors`: about as much model
-time again as the chunks themselves, and 768 bytes per sentence on disk.
+read from a memory map. A new index stores them unless told not to (`qa index
+--no-sentence-vectors`): they cost about 60% more model time than the chunks alone, and 768
+bytes per sentence on disk.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import numpy as np
 
 from index.manifest import Manifest
 from index.store import Chunk, IndexStore, split_chunk_id
+
+# Whether an index created without saying stores sentence vectors.
+STORED_BY_DEFAULT = True
 
 # What a chunk contributes: its doc_id and its sentences' (start, end) offsets.
 ChunkSentences = tuple[str, Sequence[tuple[int, int]]]

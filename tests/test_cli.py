@@ -47,7 +47,7 @@ def test_index_then_ask(env: Path) -> None:
 
 
 def test_sentence_vectors_are_filled_in_for_documents_indexed_before(env: Path) -> None:
-    runner.invoke(app, ["index"])
+    runner.invoke(app, ["index", "--no-sentence-vectors"])
     result = runner.invoke(app, ["index", "--sentence-vectors"])
     assert result.exit_code == 0, result.output
     # 20 sentences in 4 chunks; the 2 shared by overlapping chunks are embedded once.

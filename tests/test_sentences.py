@@ -91,10 +91,25 @@ def test_indexing_with_sentence_vectors_stores_each_chunks_sentences(
     assert stored_matches_fresh(snapshot, embedder) == 18
 
 
+def test_a_new_index_stores_sentence_vectors_unless_told_not_to(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    stored, plain = IndexStore(tmp_path / "stored"), IndexStore(tmp_path / "plain")
+    apply_changes(stored, embedder, CHUNKING, upserts=[essay(1)])
+    build_index([], plain, embedder, CHUNKING, sentence_vectors=False)
+    apply_changes(plain, embedder, CHUNKING, upserts=[essay(1)])
+    with_vectors = load_snapshot(stored, embedder.dimensions)
+    assert (with_vectors.manifest.sentence_vectors, len(with_vectors.sentences)) == (True, 1)
+    assert stored_matches_fresh(with_vectors, embedder) == 9
+    without = load_snapshot(plain, embedder.dimensions)
+    assert (without.manifest.sentence_vectors, len(without.sentences)) == (False, 0)
+
+
 def test_turning_sentence_vectors_on_fills_them_in_without_embedding_chunks(
     embedder: Embedder, tmp_path: Path
 ) -> None:
     store = IndexStore(tmp_path / "index")
+    build_index([], store, embedder, CHUNKING, sentence_vectors=False)
     apply_changes(store, embedder, CHUNKING, upserts=[essay(1)])
     assert len(load_snapshot(store, embedder.dimensions).sentences) == 0
     version = store.read_manifest().version  # type: ignore[union-attr]
@@ -135,6 +150,7 @@ def test_offsets_that_do_not_match_the_segment_are_refused(
     embedder: Embedder, tmp_path: Path
 ) -> None:
     store = IndexStore(tmp_path / "index")
+    build_index([], store, embedder, CHUNKING, sentence_vectors=False)
     apply_changes(store, embedder, CHUNKING, upserts=[essay(1)])
     [segment] = store.read_manifest().segments  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="sentence offsets"):
