@@ -222,8 +222,11 @@ class IndexWriter:
         self._pending_docs.append(document)
         self._pending_chunks.extend((document, s.start, s.end, s.sentences) for s in spans)
         if isinstance(self.progress, IndexProgress):
+            # Overlapping chunks share sentences, embedded once (index.sentences).
             sentences = (
-                sum(len(s.sentences) for s in spans) if self.manifest.sentence_vectors else 0
+                len({pair for s in spans for pair in s.sentences})
+                if self.manifest.sentence_vectors
+                else 0
             )
             channel = len(spans) if self.manifest.channel else 0
             self.progress.planned(len(spans) + sentences + channel)

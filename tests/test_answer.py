@@ -25,7 +25,7 @@ def test_sentences_embedded_are_capped_and_the_answer_still_quotes(
     sentences.insert(4, "The Danube flows through ten countries.")
     (folder / "river.txt").write_text(" ".join(sentences), encoding="utf-8")
     store = IndexStore(tmp_path / "index")
-    build_index([folder], store, embedder, ChunkingConfig(2000, 0))
+    build_index([folder], store, embedder, ChunkingConfig(2000, 0), sentence_vectors=False)
     snapshot = load_snapshot(store, embedder.dimensions)
     counting = CountingEmbedder(embedder)
     answerer = Answerer(counting, Retriever(counting), AnswerConfig(max_embedded_sentences=3))

@@ -163,7 +163,7 @@ def test_a_rerun_after_an_interruption_embeds_and_publishes_each_document_once(
     rest = total - sum(published.documents[d].chunks for d in kept if d != changed.name)
     assert result.stdout.startswith(
         f"{7 - len(kept)} added, 1 updated, {len(kept) - 1} unchanged, 0 removed; "
-        f"{rest} chunks embedded"
+        f"{rest} chunks and "  # and the sentences of those chunks, stored by a new index
     )
     manifest = store.read_manifest()
     assert manifest is not None

@@ -55,6 +55,8 @@ def test_the_manifest_records_rows_and_checksums(store: IndexStore) -> None:
     assert sorted(record.sha256) == [
         "chunks.jsonl",
         "documents.jsonl",
+        "sentence_offsets.npy",
+        "sentences.npy",
         "tokens.jsonl",
         "vectors.npy",
     ]
