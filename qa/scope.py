@@ -291,8 +291,11 @@ class DocumentCatalog:
         """The spans of question that name documents, longest names first, not overlapping."""
         taken: list[tuple[int, int]] = []
         found: list[Mention] = []
+        # Names are stored lower-cased; a substring test first spares the regex for the
+        # thousands of names a large collection has and a question does not use.
+        lowered = question.lower()
         for name in self._ordered:
-            if name.lower() not in question.lower():
+            if name not in lowered:
                 continue
             flags = 0 if _case_sensitive(name) else re.IGNORECASE
             # A short name is a name only in capitals: "US", "PRC", never "us".
