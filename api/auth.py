@@ -88,7 +88,7 @@ _bearer = HTTPBearer(
 )
 
 
-def require_api_key(
+async def require_api_key(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> None:

@@ -1,4 +1,9 @@
-"""Dependencies the routes declare: the loaded service and the threads that do the work."""
+"""Dependencies the routes declare: the loaded service and the threads that do the work.
+
+They are `async def` although none awaits: FastAPI runs a plain `def` dependency on a worker
+thread, and those hops, several per request, held the event loop more than the answering did
+at concurrency 32 (docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -40,12 +45,12 @@ class Runner:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_service(request: Request) -> QAService:
+async def get_service(request: Request) -> QAService:
     """The loaded service, or 503 while the model and index are still loading."""
     service: QAService | None = request.app.state.service
     if service is None:
@@ -54,19 +59,19 @@ def get_service(request: Request) -> QAService:
     return service
 
 
-def get_runner(request: Request) -> Runner:
+async def get_runner(request: Request) -> Runner:
     """The threads that answer requests; their model calls meet in micro-batches."""
     runner: Runner = request.app.state.runner
     return runner
 
 
-def get_conversations(request: Request) -> ConversationStore:
+async def get_conversations(request: Request) -> ConversationStore:
     """The conversation store, opened at start-up."""
     store: ConversationStore = request.app.state.conversations
     return store
 
 
-def get_chat(
+async def get_chat(
     request: Request,
     service: Annotated[QAService, Depends(get_service)],
     store: Annotated[ConversationStore, Depends(get_conversations)],
@@ -84,7 +89,7 @@ def get_answer_fn(request: Request) -> AskFn | None:
     return generator.ask if generator is not None else None
 
 
-def get_writer(request: Request) -> Runner:
+async def get_writer(request: Request) -> Runner:
     """The one thread that writes the index, so uploads publish one at a time."""
     writer: Runner = request.app.state.writer
     return writer

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from fastapi.dependencies import utils as fastapi_dependencies
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -223,3 +224,28 @@ def test_ask_says_which_correction_it_used(seed_client: TestClient) -> None:
     ]
     assert body["answered"] is True
     assert "legislative" in body["citations"][0]["text"]
+
+
+def test_no_dependency_hops_to_a_worker_thread(
+    seed_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI runs a plain `def` dependency on a worker thread: several such hops per request
+    # held the event loop more than the answering did at concurrency 32.
+    hops: list[str] = []
+    hop = fastapi_dependencies.run_in_threadpool
+
+    async def counted(call: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(call, "__name__", repr(call)))
+        return await hop(call, *args, **kwargs)
+
+    monkeypatch.setattr(fastapi_dependencies, "run_in_threadpool", counted)
+    question = {"question": "Which agencies does China support?"}
+    assert seed_client.post("/v1/ask", json=question).status_code == 200
+    assert seed_client.post("/v1/search", json={"query": "interpol"}).status_code == 200
+    assert (
+        seed_client.post("/v1/check", json={"text": "China supports INTERPOL."}).status_code == 200
+    )
+    chat = {"model": "qa", "messages": [{"role": "user", "content": "interpol"}]}
+    assert seed_client.post("/v1/chat/completions", json=chat).status_code == 200
+    assert seed_client.get("/v1/documents").status_code == 200
+    assert hops == []
