@@ -301,18 +301,17 @@ class Bridge:
         self.is_word = is_word
         self.vocabulary = Vocabulary(snapshot)
         self._names: CollectionNames | None = None
-        self._too_large: bool | None = None
+        self._scanned = False
         self._lock = threading.Lock()
 
     def names(self) -> CollectionNames | None:
         """The collection's name phrases, scanned at first use (None when it is too large)."""
         with self._lock:
-            if self._too_large is None:
+            if not self._scanned:
                 documents = self.snapshot.documents.values()
-                self._too_large = sum(len(d.text) for d in documents) > FULL_SCAN_CHARS
-            if self._names is None and not self._too_large:
-                documents = self.snapshot.documents.values()
-                self._names = CollectionNames(d.text for d in documents)
+                if sum(len(d.text) for d in documents) <= FULL_SCAN_CHARS:
+                    self._names = CollectionNames(d.text for d in documents)
+                self._scanned = True
             return self._names
 
     def bridge(self, text: str, passages: Sequence[str] = ()) -> Bridged:
