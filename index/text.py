@@ -9,6 +9,7 @@ and digits next to CJK characters are a word of their own ("2009年2月": 2009, 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -92,3 +93,16 @@ def _mixed_tokens(lowered: str, drop_stopwords: bool) -> list[str]:
 def content_terms(text: str) -> set[str]:
     """The distinct search tokens of text, without function words."""
     return set(tokenize(text))
+
+
+@lru_cache(maxsize=16384)
+def sentence_terms(text: str) -> frozenset[str]:
+    """content_terms of a sentence, remembered: answering tokenises every sentence of the
+    chunks it retrieves, and questions about one subject retrieve the same ones."""
+    return frozenset(tokenize(text))
+
+
+def passage_terms(sentences: Iterable[str]) -> frozenset[str]:
+    """The distinct search tokens of a passage made of these whole sentences: theirs, as
+    remembered (the same as the passage's, but for a word too long for a sentence piece)."""
+    return frozenset().union(*map(sentence_terms, sentences))

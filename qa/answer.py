@@ -12,7 +12,7 @@ import numpy as np
 from index.embedding import Embedder
 from index.snapshot import IndexSnapshot
 from index.store import Chunk
-from index.text import tokenize
+from index.text import passage_terms, sentence_terms, tokenize
 from qa.abstention import (
     UNRELATED_SENTENCES,
     AbstentionModel,
@@ -175,6 +175,11 @@ def context_span(chunk: Chunk, number: int) -> tuple[int, int]:
     sentences = chunk.sentences
     start = sentences[max(number - 1, 0)][0]
     return start, sentences[min(number + 1, len(sentences) - 1)][1]
+
+
+def chunk_terms(snapshot: IndexSnapshot, hit: Hit) -> frozenset[str]:
+    """The distinct search tokens of the hit's chunk."""
+    return passage_terms(snapshot.text(hit.doc_id, s, e) for s, e in hit.chunk.sentences)
 
 
 def best_passage(hits: Sequence[Hit], best: SentenceCandidate) -> str:
@@ -387,7 +392,7 @@ class Answerer:
             best.similarity,
             best.similarity - self.unrelated_similarity(query_vector),
             best.overlap,
-            max(weights.share(set(tokenize(h.text))) for h in hits),
+            max(weights.share(chunk_terms(snapshot, h)) for h in hits),
             weights.known_share(snapshot, rows),
             key_terms_missing(snapshot, asked, groups, rows),
             key_terms_outside(asked, groups, best_passage(hits, best)),
@@ -463,7 +468,7 @@ class Answerer:
         # The IDF-weighted share of the question's terms (or their aliases) each sentence has.
         keys = list(chunk_score)
         texts = [snapshot.text(doc_id, start, end) for doc_id, start, end in keys]
-        overlaps = [weights.share(set(tokenize(text))) for text in texts]
+        overlaps = [weights.share(sentence_terms(text)) for text in texts]
         cap = config.max_embedded_sentences if embedded is None else embedded
         if embedded is None and channel is not None and channel.vector is not None:
             cap = max(cap, self.crosslingual.max_sentences)

@@ -27,6 +27,8 @@ from index.store import StoredDocument
 from index.text import WORD, tokenize
 
 _WORD = WORD
+# A run of word characters, as the regex's word boundaries see them.
+_RUN = re.compile(r"\w+")
 # Words that refer to the speaker or the document without naming it.
 SPEAKER_WORDS = frozenset(
     "he she him her his hers ambassador speaker representative delegate author statement speech "
@@ -264,6 +266,17 @@ class DocumentCatalog:
                 self.by_name.setdefault(phrase, set()).add(doc_id)
         # Longest first, so "Zhang Jun" wins over "Zhang".
         self._ordered = sorted(self.by_name, key=len, reverse=True)
+        self._rank = {name: i for i, name in enumerate(self._ordered)}
+        # A name is found only where the question has its first word: the question's words
+        # pick the few names to test among a large collection's thousands.
+        self._by_first_word: dict[str, list[str]] = {}
+        self._unworded: list[str] = []
+        for name in self._ordered:
+            first = _RUN.match(name)
+            if first is None:
+                self._unworded.append(name)
+            else:
+                self._by_first_word.setdefault(first.group(0), []).append(name)
         self.with_speakers = frozenset(d for d, n in self.names.items() if n.speaker)
 
     @staticmethod
@@ -291,10 +304,11 @@ class DocumentCatalog:
         """The spans of question that name documents, longest names first, not overlapping."""
         taken: list[tuple[int, int]] = []
         found: list[Mention] = []
-        # Names are stored lower-cased; a substring test first spares the regex for the
-        # thousands of names a large collection has and a question does not use.
         lowered = question.lower()
-        for name in self._ordered:
+        candidates = {*self._unworded}
+        for word in set(_RUN.findall(lowered)):
+            candidates.update(self._by_first_word.get(word, ()))
+        for name in sorted(candidates, key=self._rank.__getitem__):
             if name not in lowered:
                 continue
             flags = 0 if _case_sensitive(name) else re.IGNORECASE

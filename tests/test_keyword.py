@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from index.chunking import chunk_text
 from index.keyword import KeywordIndex
-from index.text import _mixed_tokens, _word_tokens, tokenize
+from index.text import _mixed_tokens, _word_tokens, content_terms, passage_terms, tokenize
 
 
 def test_tokenize_stems_drops_function_words_and_splits_cjk_into_bigrams() -> None:
@@ -28,6 +29,13 @@ def test_letters_and_digits_next_to_cjk_are_words_of_their_own() -> None:
 def test_text_without_cjk_tokenises_as_the_general_path_does(text: str, drop: bool) -> None:
     lowered = text.lower()
     assert _word_tokens(lowered, drop) == _mixed_tokens(lowered, drop)
+
+
+@given(st.text(alphabet=st.sampled_from("ab Zé中文.,!?'’-\n0"), max_size=600))
+def test_a_chunk_s_terms_are_those_of_its_sentences(text: str) -> None:
+    for chunk in chunk_text(text, chunk_size=120, overlap=30):
+        sentences = (text[start:end] for start, end in chunk.sentences)
+        assert passage_terms(sentences) == content_terms(text[chunk.start : chunk.end])
 
 
 def test_bm25_ranks_rows_with_rarer_matching_terms_first() -> None:

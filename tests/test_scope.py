@@ -143,3 +143,9 @@ def test_a_country_inside_a_longer_name_is_part_of_the_topic(catalog: DocumentCa
     # Beside a capitalised word on one side only it still names its document.
     assert catalog.scope("What did the Brazil delegation say?").doc_ids == {"BRA"}
     assert catalog.scope("What did President Li Wei say about Brazil?").doc_ids == {"li.txt"}
+
+
+def test_a_name_is_found_whatever_character_it_begins_with() -> None:
+    catalog = DocumentCatalog({"p": stored("p", "Peace first.", "«Peace first» address")})
+    assert catalog.scope("What did the «Peace first» address say?").doc_ids == {"p"}
+    assert catalog.scope("What did the Peace first address say?").doc_ids is None
