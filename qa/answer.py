@@ -182,23 +182,25 @@ def chunk_terms(snapshot: IndexSnapshot, hit: Hit) -> frozenset[str]:
     return passage_terms(snapshot.text(hit.doc_id, s, e) for s, e in hit.chunk.sentences)
 
 
-def best_passage(hits: Sequence[Hit], best: SentenceCandidate) -> str:
-    """The text of the best-scored chunk holding the best sentence."""
+def best_passage_terms(
+    snapshot: IndexSnapshot, hits: Sequence[Hit], best: SentenceCandidate
+) -> frozenset[str]:
+    """The search tokens of the best-scored chunk holding the best sentence."""
     for hit in hits:
         if hit.doc_id == best.doc_id and hit.chunk.start <= best.start < hit.chunk.end:
-            return hit.text
-    return best.text
+            return chunk_terms(snapshot, hit)
+    return sentence_terms(best.text)
 
 
-def key_terms_outside(asked: str, groups: Sequence[TermGroup], passage: str) -> float:
-    """The share of the names and numbers of asked that the best sentence's passage lacks.
+def key_terms_outside(asked: str, groups: Sequence[TermGroup], present: frozenset[str]) -> float:
+    """The share of the names and numbers of asked that the best sentence's passage (its
+    search tokens: present) lacks.
 
     "How much will be flooded by 2030?" met by a passage about 2050 misses its number.
     """
     words = asked.split()
     if not words:
         return 0.0
-    present = set(tokenize(passage))
     by_term = {g.term: g for g in groups}
     missing = 0
     for word in words:
@@ -395,7 +397,7 @@ class Answerer:
             max(weights.share(chunk_terms(snapshot, h)) for h in hits),
             weights.known_share(snapshot, rows),
             key_terms_missing(snapshot, asked, groups, rows),
-            key_terms_outside(asked, groups, best_passage(hits, best)),
+            key_terms_outside(asked, groups, best_passage_terms(snapshot, hits, best)),
             float(wanted and not has_number(best.text, date)),
         )
         probability = self.abstention.probability(features)
@@ -578,7 +580,7 @@ class Answerer:
         best = candidates[0].score
         pool = [c for c in candidates[1:] if c.score >= best - config.cite_margin]
         # Each sentence is tokenised once, not once per round of the selection.
-        terms = {id(c): set(tokenize(c.text)) for c in [candidates[0], *pool]}
+        terms = {id(c): sentence_terms(c.text) for c in [candidates[0], *pool]}
         chosen = [candidates[0]]
         while pool and len(chosen) < config.max_citations:
 

@@ -265,13 +265,13 @@ class DocumentCatalog:
             for phrase in entry.phrases:
                 self.by_name.setdefault(phrase, set()).add(doc_id)
         # Longest first, so "Zhang Jun" wins over "Zhang".
-        self._ordered = sorted(self.by_name, key=len, reverse=True)
-        self._rank = {name: i for i, name in enumerate(self._ordered)}
+        ordered = sorted(self.by_name, key=len, reverse=True)
+        self._rank = {name: i for i, name in enumerate(ordered)}
         # A name is found only where the question has its first word: the question's words
         # pick the few names to test among a large collection's thousands.
         self._by_first_word: dict[str, list[str]] = {}
         self._unworded: list[str] = []
-        for name in self._ordered:
+        for name in ordered:
             first = _RUN.match(name)
             if first is None:
                 self._unworded.append(name)
