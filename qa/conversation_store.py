@@ -20,12 +20,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     event,
     func,
     insert,
-    literal,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -66,6 +66,41 @@ turns = Table(
     Column("citations", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("conversation_id", "n"),
+)
+
+
+# The write statements are built once with bound parameters: SQLAlchemy then reuses their
+# compiled form, where .values(...) per call recomputed a cache key from every value.
+_TURN_VALUES = ("conversation_id", "question", "query", "answer", "answered", "citations")
+_INSERT_CONVERSATION = insert(conversations)
+_INSERT_TURN = insert(turns)
+# One INSERT ... SELECT takes the write lock before it reads max(n), so concurrent follow-ups
+# never pick the same number (a read, then an insert, did); databases that still let two collide
+# raise IntegrityError and the turn is numbered again. It inserts nothing when the conversation
+# is gone.
+_APPEND_TURN = (
+    insert(turns)
+    .from_select(
+        ["n", *_TURN_VALUES, "created_at"],
+        select(
+            select(func.coalesce(func.max(turns.c.n), 0) + 1)
+            .where(turns.c.conversation_id == bindparam("conversation_id"))
+            .scalar_subquery(),
+            *(bindparam(name, type_=turns.c[name].type) for name in _TURN_VALUES),
+            bindparam("created_at", type_=turns.c.created_at.type),
+        ).where(
+            select(conversations.c.id)
+            .where(conversations.c.id == bindparam("conversation_id"))
+            .exists()
+        ),
+    )
+    .returning(turns.c.n)
+)
+# PostgreSQL reads max(n) from a snapshot, so 16 concurrent follow-ups outran the retries;
+# locking the conversation's row first numbers them one at a time (and waits for a delete in
+# progress). SQLite has no row locks: SQLAlchemy leaves FOR UPDATE out.
+_LOCK_CONVERSATION = (
+    select(conversations.c.id).where(conversations.c.id == bindparam("locked_id")).with_for_update()
 )
 
 
@@ -194,42 +229,23 @@ class ConversationStore:
         if new:
             with self.engine.begin() as connection:
                 connection.execute(
-                    insert(conversations).values(id=conversation_id, created_at=created_at)
+                    _INSERT_CONVERSATION, {"id": conversation_id, "created_at": created_at}
                 )
-                connection.execute(insert(turns).values(n=1, **values))
+                connection.execute(_INSERT_TURN, {"n": 1, **values})
             n = 1
         else:
             n = self._append_turn(conversation_id, values)
         return Turn(n, question, query, answer.text, answer.answered, answer.citations, created_at)
 
     def _append_turn(self, conversation_id: str, values: dict[str, Any]) -> int:
-        """Insert the next turn with one statement, which numbers it and checks the conversation.
-
-        One INSERT ... SELECT takes the write lock before it reads max(n), so concurrent
-        follow-ups never pick the same number (a read, then an insert, did); databases that
-        still let two collide raise IntegrityError, and the turn is numbered again.
-        """
-        next_n = (
-            select(func.coalesce(func.max(turns.c.n), 0) + 1)
-            .where(turns.c.conversation_id == conversation_id)
-            .scalar_subquery()
-        )
-        exists = _conversation_exists(conversation_id)
-        columns = ["n", *values]
-        row = select(next_n, *(literal(v, type_=turns.c[k].type) for k, v in values.items())).where(
-            exists
-        )
-        statement = insert(turns).from_select(columns, row).returning(turns.c.n)
-        # PostgreSQL reads max(n) from a snapshot, so 16 concurrent follow-ups outran the
-        # retries; locking the conversation's row first numbers them one at a time (and waits
-        # for a delete in progress). SQLite has no row locks: SQLAlchemy leaves FOR UPDATE out.
-        lock = select(conversations.c.id).where(_is_conversation(conversation_id)).with_for_update()
+        """Insert the next turn with one statement (_APPEND_TURN), retried if numbers collide."""
+        lock = {"locked_id": conversation_id}
         for attempt in range(TURN_ATTEMPTS):
             try:
                 with self.engine.begin() as connection:
-                    if connection.execute(lock).first() is None:
+                    if connection.execute(_LOCK_CONVERSATION, lock).first() is None:
                         raise _not_found(conversation_id)
-                    n = connection.execute(statement).scalar()
+                    n = connection.execute(_APPEND_TURN, values).scalar()
             except IntegrityError:
                 # A concurrent turn took the number, or the conversation was deleted meanwhile.
                 if attempt == TURN_ATTEMPTS - 1:
