@@ -204,7 +204,12 @@ def answer_in_context(
         anywhere = service.ask(resolved.query, top_k, doc_ids, exclude)
         stay = service.ask(resolved.query, top_k, previous, exclude)
         margin = service.answerer.config.follow_margin
-        if stays(stay, anywhere, previous, resolved.follow_up, margin):
+        # A follow-up that points back ("Does it include...?") is about the previous answer's
+        # documents; one that does not ("Which departments in particular?") may be answered
+        # in its own words elsewhere.
+        points_back = bool({w.lower() for w in _WORD.findall(question)} & ANAPHORS)
+        elsewhere = not points_back and addresses(anywhere, question)
+        if stays(stay, anywhere, previous, resolved.follow_up, margin, elsewhere):
             searched = previous
     if resolved.query != question or exclude:
         answer = ask(resolved.query, top_k, searched, exclude)
@@ -215,7 +220,12 @@ def answer_in_context(
 
 
 def stays(
-    stay: Answer, anywhere: Answer, previous: Collection[str], follow_up: bool, margin: float
+    stay: Answer,
+    anywhere: Answer,
+    previous: Collection[str],
+    follow_up: bool,
+    margin: float,
+    elsewhere: bool = False,
 ) -> bool:
     """Whether a turn keeps the answer from the previous answer's documents (stay) rather than
     the one from all of them (anywhere).
@@ -223,13 +233,17 @@ def stays(
     A follow-up ("When was it signed?") stays unless another document's best sentence scores
     clearly better (more than margin, the distance within which sentences count as equally
     good answers): then the previous answer was likely from the wrong document ("What did
-    Biden say about Iran?" cited another speech) and the conversation moves. A new question
-    stays only when the previous documents answer it comparably.
+    Biden say about Iran?" cited another speech) and the conversation moves. It moves too when
+    the previous documents do not answer it and elsewhere says that another answers it in the
+    follow-up's own words. A new question stays only when the previous documents answer it
+    comparably.
     """
     if not anywhere.answered or not anywhere.citations:
         return stay.answered or follow_up
     if not stay.answered or not stay.citations:
-        return follow_up
+        # A follow-up the previous documents do not answer is refused there, unless another
+        # document answers it in its own words: then the previous answer was from the wrong one.
+        return follow_up and not elsewhere
     if anywhere.citations[0].doc_id in previous:
         return True
     return stay.citations[0].score >= anywhere.citations[0].score - margin
