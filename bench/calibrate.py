@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.settings import Settings
 from api.wiring import load_service
-from qa.abstention import FEATURES
+from qa.abstention import FEATURES, AbstentionModel
 from qa.conversation import resolve
 from qa.evaluation import contains_answer, load_queries
 from qa.service import QAService
@@ -100,6 +100,30 @@ def add_ood(rows: Rows, service: QAService, top_k: int, weight: float) -> None:
             rows.add(evidence.features, 0, "out_of_domain", weight)
 
 
+def print_curve(p: np.ndarray, kinds: np.ndarray) -> list[dict[str, float]]:
+    """Print (and return) each kind's share kept or abstained at thresholds 0.1 to 0.9."""
+    present = list(dict.fromkeys(kinds.tolist()))
+    print("| threshold | " + " | ".join(present) + " |")
+    print("|---" * (len(present) + 1) + "|")
+    curve = []
+    for t in [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
+        # Kept for answerable kinds, abstained for the others.
+        row = {
+            k: float(
+                np.mean(
+                    (p[kinds == k] >= t)
+                    if k.split("_")[-1] == "answerable"
+                    else (p[kinds == k] < t)
+                )
+            )
+            for k in present
+        }
+        curve.append({"threshold": t, **row})
+        print(f"| {t:.1f} | " + " | ".join(f"{row[k]:.3f}" for k in present) + " |")
+    print("(answerable kinds: share kept; the others: share abstained)")
+    return curve
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
@@ -143,25 +167,11 @@ def main() -> None:
     print("weights:", dict(zip(FEATURES, np.round(w[:-1], 3).tolist(), strict=True)))
     print("weights tuple:", tuple(np.round(w[:-1], 3).tolist()), "bias:", round(float(w[-1]), 3))
     kinds = np.array(rows.kinds)
-    present = [k for k in dict.fromkeys(rows.kinds)]
-    print("\n| threshold | " + " | ".join(present) + " |")
-    print("|---" * (len(present) + 1) + "|")
-    curve = []
-    for t in [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
-        # Kept for answerable kinds, abstained for the others.
-        row = {
-            k: float(
-                np.mean(
-                    (p[kinds == k] >= t)
-                    if k.split("_")[-1] == "answerable"
-                    else (p[kinds == k] < t)
-                )
-            )
-            for k in present
-        }
-        curve.append({"threshold": t, **row})
-        print(f"| {t:.1f} | " + " | ".join(f"{row[k]:.3f}" for k in present) + " |")
-    print("(answerable kinds: share kept; the others: share abstained)")
+    print("\nthe fitted model:")
+    curve = print_curve(p, kinds)
+    shipped = AbstentionModel()
+    print("\nthe shipped model (qa/abstention.py), on the same questions:")
+    print_curve(np.array([shipped.probability(tuple(f)) for f in rows.x]), kinds)
     if args.json:
         args.json.write_text(json.dumps({"weights": w.tolist(), "curve": curve}, indent=2))
 
