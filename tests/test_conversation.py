@@ -248,7 +248,7 @@ def test_stays_with_the_previous_document_only_when_it_answers_comparably(
     assert stays(stay, anywhere, {"a"}, follow_up, margin=0.08) is expected
 
 
-def test_a_follow_up_the_previous_documents_do_not_answer_moves_only_if_answered_elsewhere() -> None:
+def test_an_unanswered_follow_up_moves_only_if_answered_elsewhere() -> None:
     refused, elsewhere = _answer(None), _answer("b", 0.9)
     assert stays(refused, elsewhere, {"a"}, True, margin=0.08, elsewhere=True) is False
     assert stays(refused, elsewhere, {"a"}, True, margin=0.08, elsewhere=False) is True
