@@ -99,6 +99,11 @@ def _words(text: str) -> list[tuple[str, str]]:
     return words
 
 
+def lower_words(text: str) -> set[str]:
+    """The words of text as written, lower-cased (pronouns and cues are read from them)."""
+    return {w.lower() for w in _WORD.findall(text)}
+
+
 def topic_terms(text: str) -> set[str]:
     """The search tokens of text that name what it is about (no function or filler words)."""
     return {token for _, token in _words(text)}
@@ -111,7 +116,7 @@ def is_follow_up(question: str, config: FollowUpConfig | None = None) -> bool:
     lowered = question.strip().lower()
     if lowered.startswith(CONTINUATIONS):
         return True
-    if any(word in ANAPHORS for word in _WORD.findall(lowered)):
+    if lower_words(lowered) & ANAPHORS:
         return True
     if MORE.search(question):
         return True  # "What else should counter-terrorism do?" asks past what was cited
@@ -185,13 +190,13 @@ def answer_in_context(
     exclude: frozenset[tuple[str, int, int]] = frozenset()
     previous: frozenset[str] = frozenset()
     earlier: list[Answer] = []
+    words = lower_words(question)
     if history:
         earlier = earlier_answers(service, history, top_k, config, ask, doc_ids)
         if resolved.follow_up and MORE.search(question):
             exclude = frozenset((c.doc_id, c.start, c.end) for a in earlier for c in a.citations)
         if earlier and earlier[-1].citations and not service.named_documents(question):
             # "He" is one speaker, the first cited; "they" or "it" may be in any cited document.
-            words = {w.lower() for w in _WORD.findall(question)}
             cited = earlier[-1].citations[:1] if words & SPEAKER_PRONOUNS else earlier[-1].citations
             previous = frozenset(c.doc_id for c in cited)
             if doc_ids is not None:
@@ -207,8 +212,7 @@ def answer_in_context(
         # A follow-up that points back ("Does it include...?") is about the previous answer's
         # documents; one that does not ("Which departments in particular?") may be answered
         # in its own words elsewhere.
-        points_back = bool({w.lower() for w in _WORD.findall(question)} & ANAPHORS)
-        elsewhere = not points_back and addresses(anywhere, question)
+        elsewhere = not (words & ANAPHORS) and addresses(anywhere, question)
         if stays(stay, anywhere, previous, resolved.follow_up, margin, elsewhere):
             searched = previous
     if resolved.query != question or exclude:

@@ -71,7 +71,8 @@ turns = Table(
 
 # The write statements are built once with bound parameters: SQLAlchemy then reuses their
 # compiled form, where .values(...) per call recomputed a cache key from every value.
-_TURN_VALUES = ("conversation_id", "question", "query", "answer", "answered", "citations")
+# A turn's values besides its number (which _APPEND_TURN computes) and its row id.
+_TURN_VALUES = tuple(c.name for c in turns.c if c.name not in ("id", "n"))
 _INSERT_CONVERSATION = insert(conversations)
 _INSERT_TURN = insert(turns)
 # One INSERT ... SELECT takes the write lock before it reads max(n), so concurrent follow-ups
@@ -81,13 +82,12 @@ _INSERT_TURN = insert(turns)
 _APPEND_TURN = (
     insert(turns)
     .from_select(
-        ["n", *_TURN_VALUES, "created_at"],
+        ["n", *_TURN_VALUES],
         select(
             select(func.coalesce(func.max(turns.c.n), 0) + 1)
             .where(turns.c.conversation_id == bindparam("conversation_id"))
             .scalar_subquery(),
             *(bindparam(name, type_=turns.c[name].type) for name in _TURN_VALUES),
-            bindparam("created_at", type_=turns.c.created_at.type),
         ).where(
             select(conversations.c.id)
             .where(conversations.c.id == bindparam("conversation_id"))
